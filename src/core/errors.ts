@@ -1,0 +1,136 @@
+/**
+ * @module core/errors
+ * Typed errors with a stable `code`, the failing `step` and a `hint` that says what to change.
+ * Nothing secret ever reaches a message, a hint or `util.inspect` output: see {@link redact}.
+ */
+import { inspect } from "node:util";
+
+/** Stable error codes. Callers branch on these, never on message text. */
+export type KeylessErrorCode =
+  | "ERR_ABORTED"
+  | "ERR_CONFIG"
+  | "ERR_ENDPOINT_NOT_ALLOWED"
+  | "ERR_HTTP_TIMEOUT"
+  | "ERR_HTTP_CONNECTION"
+  | "ERR_HTTP_STATUS"
+  | "ERR_HTTP_REDIRECT"
+  | "ERR_RESPONSE_TOO_LARGE"
+  | "ERR_RESPONSE_MALFORMED"
+  | "ERR_NOT_GENUINE_METADATA_SERVER"
+  | "ERR_TOKEN_SOURCE"
+  | "ERR_TOKEN_EXPIRED"
+  | "ERR_STS_ACCESS_DENIED"
+  | "ERR_STS_INVALID_IDENTITY_TOKEN"
+  | "ERR_STS_EXPIRED_TOKEN"
+  | "ERR_STS_IDP_COMMUNICATION"
+  | "ERR_STS_THROTTLED"
+  | "ERR_STS_REJECTED"
+  | "ERR_STS_UNAVAILABLE"
+  | "ERR_CREDENTIALS_EXPIRED"
+  | "ERR_UNSUPPORTED";
+
+export interface KeylessErrorOptions {
+  /** The step that failed, e.g. `gcp-metadata`, `aws-sts`, `azure-imds`. */
+  step: string;
+  /** What the user should change; never contains a secret. */
+  hint?: string;
+  /** The underlying error (its message is redacted when rendered). */
+  cause?: unknown;
+  /** Whether trying again may succeed. Default false. */
+  retryable?: boolean;
+  /** Upstream asked us to wait this many milliseconds (`Retry-After`). */
+  retryAfterMs?: number;
+  /** At most this many attempts in total for this kind of failure, whatever the retry policy says. */
+  maxAttempts?: number;
+  /** Keep retrying this failure until this many milliseconds have passed since the refresh began, whatever the attempt limit (Azure IMDS 410: 70 s). */
+  retryWindowMs?: number;
+  /** HTTP status of the upstream answer, when there was one. */
+  status?: number;
+  /** Upstream's own error code (`AccessDenied`, `invalid_grant`, `AADSTS70021`), when there was one. */
+  upstreamCode?: string;
+  /** Non-secret facts for diagnostics (decoded claims, role ARN, URL without query). */
+  details?: Readonly<Record<string, unknown>>;
+}
+
+/** The one error class keyless throws. `code` is stable; `message` and `hint` are for people. */
+export class KeylessError extends Error {
+  override readonly name = "KeylessError";
+  readonly code: KeylessErrorCode;
+  readonly step: string;
+  readonly hint: string | undefined;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly maxAttempts: number | undefined;
+  readonly retryWindowMs: number | undefined;
+  readonly status: number | undefined;
+  readonly upstreamCode: string | undefined;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: KeylessErrorCode, message: string, options: KeylessErrorOptions) {
+    super(redact(message), options.cause === undefined ? undefined : { cause: sanitizeCause(options.cause) });
+    this.code = code;
+    this.step = options.step;
+    this.hint = options.hint === undefined ? undefined : redact(options.hint);
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+    this.maxAttempts = options.maxAttempts;
+    this.retryWindowMs = options.retryWindowMs;
+    this.status = options.status;
+    this.upstreamCode = options.upstreamCode;
+    this.details = options.details;
+  }
+
+  /** One line a person can act on: what failed, where, and what to change. */
+  override toString(): string {
+    return `${this.name} [${this.code}] (${this.step}): ${this.message}${this.hint ? `\n  hint: ${this.hint}` : ""}`;
+  }
+
+  [inspect.custom](): string {
+    const cause = this.cause instanceof Error ? `\n  cause: ${this.cause.name}: ${this.cause.message}` : "";
+    const details = this.details ? `\n  details: ${redact(JSON.stringify(this.details))}` : "";
+    return `${this.toString()}${details}${cause}`;
+  }
+}
+
+/** Whether `error` is a {@link KeylessError}, across copies of the package (ESM and CommonJS). */
+export function isKeylessError(error: unknown): error is KeylessError {
+  return error instanceof KeylessError || (error instanceof Error && error.name === "KeylessError" && "code" in error);
+}
+
+// JWTs, AWS secret keys/session tokens, bearer values and signatures: masked wherever text leaves keyless.
+const SECRET_PATTERNS: readonly RegExp[] = [
+  /\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g,
+  /((?:Bearer|Signature=|signature=|assertion=|token=|Token=|SecretAccessKey"?[:=]\s*"?|SessionToken"?[:=]\s*"?|access_token"?[:=]\s*"?|Credential=)\s*)[^\s",&<]+/g,
+  /\b[A-Za-z0-9/+]{40}\b/g,
+  /\b[A-Za-z0-9/+=]{100,}/g,
+];
+
+/** Masks anything that looks like a token, key or signature. Defence in depth: messages are built without secrets. */
+export function redact(text: string): string {
+  let out = text;
+  for (const pattern of SECRET_PATTERNS) {
+    out = out.replace(pattern, (match: string, prefix?: unknown) => (typeof prefix === "string" ? `${prefix}[redacted]` : "[redacted]"));
+  }
+  return out;
+}
+
+function sanitizeCause(cause: unknown): unknown {
+  if (isKeylessError(cause)) return cause;
+  if (cause instanceof Error) {
+    const copy = new Error(redact(cause.message));
+    copy.name = cause.name;
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === "string") (copy as Error & { code?: string }).code = code;
+    copy.stack = undefined;
+    return copy;
+  }
+  return new Error(redact(String(cause)));
+}
+
+/** The error every abandoned wait rejects with. */
+export function abortError(step: string, reason?: unknown): KeylessError {
+  return new KeylessError("ERR_ABORTED", "The caller aborted the wait for a credential.", {
+    step,
+    cause: reason instanceof Error ? reason : undefined,
+  });
+}

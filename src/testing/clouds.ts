@@ -1,0 +1,170 @@
+/**
+ * @module testing/clouds
+ * `startEmulatedClouds()`: the identity planes of AWS, Google Cloud and Azure on loopback, with a
+ * default scenario covering every direction, request counters, latency and scripted faults.
+ */
+import { randomBytes } from "node:crypto";
+import { systemClock, type Clock } from "../core/clock.js";
+import { awsStsRoutes, awsWorkloadRoutes, AwsKeyStore, s3Routes, type AwsScenario } from "./aws.js";
+import { azureIssuerUrl, azureManagedIdentityRoutes, type AzureScenario } from "./azure.js";
+import { gcpMetadataRoutes, type GcpScenario } from "./gcp.js";
+import { Issuer, IssuerRegistry } from "./issuer.js";
+import { Instrumentation, startService, type RunningService } from "./service.js";
+
+export interface Scenario {
+  gcp: GcpScenario;
+  aws: AwsScenario;
+  azure: AzureScenario;
+}
+
+export interface EmulatedCloudsOptions {
+  /** Clock for every token and credential issued and every expiry checked. Default the system clock. */
+  clock?: Clock;
+  /** Added to every answer, milliseconds. Default 0. */
+  latencyMs?: number;
+  /** Replaces parts of {@link defaultScenario}. */
+  scenario?: { gcp?: Partial<GcpScenario>; aws?: Partial<AwsScenario>; azure?: Partial<AzureScenario> };
+}
+
+/** The default scenario: one workload identity per cloud, each trusted by the other two. */
+export function defaultScenario(): Scenario {
+  const tenantId = "8a1f0c5e-4b6d-4e2a-9c3b-7d5e6f708192";
+  const gcp: GcpScenario = {
+    projectId: "keyless-demo",
+    projectNumber: "123456789012",
+    serviceAccountEmail: "workload@keyless-demo.iam.gserviceaccount.com",
+    serviceAccountUniqueId: "107364329874612345678",
+  };
+  const azure: AzureScenario = {
+    tenantId,
+    managedIdentity: {
+      clientId: "3c1d2e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+      objectId: "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a",
+      resourceId: "/subscriptions/00000000-0000-4000-8000-000000000000/resourceGroups/keyless/providers/Microsoft.ManagedIdentity/userAssignedIdentities/workload",
+    },
+    userAssignedIdentities: [],
+  };
+  const accountId = "111122223333";
+  const azureIssuer = azureIssuerUrl(tenantId).replace(/^https:\/\//, "");
+  const aws: AwsScenario = {
+    accountId,
+    region: "us-east-1",
+    workloadRoleArn: `arn:aws:iam::${accountId}:role/keyless-workload`,
+    oidcProviders: [{ url: azureIssuerUrl(tenantId), clientIds: ["api://keyless-aws"] }],
+    roles: [
+      {
+        arn: `arn:aws:iam::${accountId}:role/keyless-from-gcp`,
+        trust: [{ provider: "accounts.google.com", conditions: { "accounts.google.com:aud": gcp.serviceAccountUniqueId, "accounts.google.com:oaud": "sts.amazonaws.com", "accounts.google.com:sub": gcp.serviceAccountUniqueId } }],
+      },
+      {
+        arn: `arn:aws:iam::${accountId}:role/keyless-from-azure`,
+        trust: [{ provider: azureIssuer, conditions: { [`${azureIssuer}:aud`]: "api://keyless-aws", [`${azureIssuer}:sub`]: azure.managedIdentity.objectId } }],
+      },
+    ],
+  };
+  return { gcp, aws, azure };
+}
+
+/** Environment variables that point the vendor SDKs and keyless at the emulated clouds. */
+export interface EmulatedEnvironment {
+  GCE_METADATA_HOST: string;
+  AWS_ENDPOINT_URL_STS: string;
+  AWS_EC2_METADATA_SERVICE_ENDPOINT: string;
+  AWS_REGION: string;
+  AZURE_POD_IDENTITY_AUTHORITY_HOST: string;
+  [name: string]: string;
+}
+
+export interface EmulatedClouds {
+  scenario: Scenario;
+  clock: Clock;
+  /** Request counters, latency and faults for every endpoint (names like `aws.sts.AssumeRoleWithWebIdentity`). */
+  instrumentation: Instrumentation;
+  /** Every issuer (Google, Azure, ...), by `iss`. */
+  issuers: IssuerRegistry;
+  /** Credentials the emulated AWS issued (S3 and SigV4 checks use these). */
+  awsKeys: AwsKeyStore;
+  /** Base URLs of each service. */
+  urls: { gcpMetadata: string; awsSts: string; s3: string; awsMetadata: string; azureMetadata: string };
+  /** The variables common to every direction (metadata hosts, STS endpoint, region). */
+  env: EmulatedEnvironment;
+  /** ECS/EKS-style container credentials: `AWS_CONTAINER_CREDENTIALS_FULL_URI` and its token. */
+  containerEnv: Record<string, string>;
+  /** App Service / Functions / Container Apps: `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`. */
+  appServiceEnv: Record<string, string>;
+  /** S3 access key ids that signed accepted requests, in order. */
+  s3Signers: { accessKeyIds: string[] };
+  /** Every token, key and secret the emulators issued (leak checks). */
+  secrets(): string[];
+  /** Signs a token as an arbitrary OIDC issuer (registered on first use), e.g. a Kubernetes service account token. */
+  signAs(iss: string, claims: Record<string, unknown>, lifetimeSeconds?: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Starts every emulated service on loopback. */
+export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): Promise<EmulatedClouds> {
+  const clock = options.clock ?? systemClock;
+  const base = defaultScenario();
+  const scenario: Scenario = {
+    gcp: { ...base.gcp, ...options.scenario?.gcp },
+    aws: { ...base.aws, ...options.scenario?.aws },
+    azure: { ...base.azure, ...options.scenario?.azure },
+  };
+  const instrumentation = new Instrumentation();
+  instrumentation.latencyMs = options.latencyMs ?? 0;
+  const issuers = new IssuerRegistry();
+  const google = issuers.add(await Issuer.create("https://accounts.google.com", clock));
+  const azureIssuer = issuers.add(await Issuer.create(azureIssuerUrl(scenario.azure.tenantId), clock));
+  const awsKeys = new AwsKeyStore();
+  const issued: string[] = [];
+  const containerToken = randomBytes(24).toString("base64url");
+  const identityHeader = randomBytes(16).toString("hex");
+  const buckets = new Map();
+  const s3Signers = { accessKeyIds: [] as string[] };
+
+  const services: RunningService[] = [];
+  try {
+    const start = async (...args: Parameters<typeof startService>) => {
+      const service = await startService(...args);
+      services.push(service);
+      return service;
+    };
+    const gcpMetadata = await start("gcp.metadata", gcpMetadataRoutes(scenario.gcp, google, issued), instrumentation);
+    const awsSts = await start("aws.sts", awsStsRoutes(scenario.aws, issuers, awsKeys, clock, issued), instrumentation);
+    const s3 = await start("aws.s3", s3Routes(awsKeys, clock, buckets, s3Signers), instrumentation);
+    const awsMetadata = await start("aws.imds", awsWorkloadRoutes(scenario.aws, awsKeys, clock, containerToken), instrumentation);
+    const azureMetadata = await start("azure.imds", azureManagedIdentityRoutes(scenario.azure, azureIssuer, clock, identityHeader, issued), instrumentation);
+
+    return {
+      scenario,
+      clock,
+      instrumentation,
+      issuers,
+      awsKeys,
+      urls: { gcpMetadata: gcpMetadata.url, awsSts: awsSts.url, s3: s3.url, awsMetadata: awsMetadata.url, azureMetadata: azureMetadata.url },
+      env: {
+        GCE_METADATA_HOST: gcpMetadata.host,
+        AWS_ENDPOINT_URL_STS: awsSts.url,
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: awsMetadata.url,
+        AWS_REGION: scenario.aws.region,
+        AZURE_POD_IDENTITY_AUTHORITY_HOST: azureMetadata.url,
+      },
+      containerEnv: { AWS_CONTAINER_CREDENTIALS_FULL_URI: `${awsMetadata.url}/v2/credentials/keyless`, AWS_CONTAINER_AUTHORIZATION_TOKEN: containerToken },
+      appServiceEnv: { IDENTITY_ENDPOINT: `${azureMetadata.url}/msi/token`, IDENTITY_HEADER: identityHeader },
+      s3Signers,
+      secrets: () => [...issued, ...awsKeys.secrets(), containerToken, identityHeader],
+      signAs: async (iss, claims, lifetimeSeconds) => {
+        const issuer = issuers.get(iss) ?? issuers.add(await Issuer.create(iss, clock));
+        const token = await issuer.sign(claims, lifetimeSeconds);
+        issued.push(token);
+        return token;
+      },
+      close: async () => {
+        await Promise.all(services.map((s) => s.close()));
+      },
+    };
+  } catch (error) {
+    await Promise.all(services.map((s) => s.close()));
+    throw error;
+  }
+}
