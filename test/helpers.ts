@@ -25,6 +25,7 @@ export async function startServer(handler: (req: IncomingMessage, res: ServerRes
   const server: Server = tls ? createTlsServer({ cert: tls.cert, key: tls.key }, (req, res) => (requests.push(req), handler(req, res))) : createServer((req, res) => (requests.push(req), handler(req, res)));
   const state = { connections: 0 };
   server.on(tls ? "secureConnection" : "connection", () => state.connections++);
+  server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   return {

@@ -134,9 +134,18 @@ export function trustPolicyHint(claims: JwtClaims | undefined, roleArn: string):
   return `${roleArn} needs an IAM OIDC identity provider for ${String(claims.iss)} whose client ids include "${String(aud)}", and a trust policy allowing it with "${provider}:aud" = "${String(aud)}" and "${provider}:sub" = "${String(claims.sub)}".`;
 }
 
+// The SDK names some STS codes with an "Exception" suffix they do not have on the wire; PROTOCOLS.md uses the wire codes.
+const WIRE_CODES = new Map(
+  ["AccessDenied", "ExpiredTokenException", "IDPCommunicationError", "IDPRejectedClaim", "InvalidIdentityToken", "MalformedPolicyDocument", "PackedPolicyTooLarge", "RegionDisabledException", "Throttling", "ValidationError"].map((code) => [code.replace(/Exception$/, ""), code]),
+);
+
+function wireCode(name: string): string {
+  return WIRE_CODES.get(name.replace(/Exception$/, "")) ?? name;
+}
+
 function stsError(error: unknown, token: string, roleArn: string, endpoint: URL): KeylessError {
   const e = (error ?? {}) as SdkError;
-  const name = e.name ?? "Error";
+  const name = wireCode(e.name ?? "Error");
   const status = e.$metadata?.httpStatusCode;
   const claims = claimsOf(token);
   const details = { roleArn, endpoint: describeUrl(endpoint), ...(claims ? { claims: describeClaims(claims) } : {}) };
@@ -152,15 +161,12 @@ function stsError(error: unknown, token: string, roleArn: string, endpoint: URL)
     case "IDPCommunicationError":
       return new KeylessError("ERR_STS_IDP_COMMUNICATION", `STS could not reach the token's identity provider: ${message}`, { ...base, retryable: true });
     case "Throttling":
-    case "ThrottlingException":
     case "RequestLimitExceeded":
       return new KeylessError("ERR_STS_THROTTLED", `STS is throttling requests: ${message}`, { ...base, retryable: true });
     case "IDPRejectedClaim":
     case "ValidationError":
     case "MalformedPolicyDocument":
-    case "MalformedPolicyDocumentException":
     case "PackedPolicyTooLarge":
-    case "PackedPolicyTooLargeException":
     case "RegionDisabledException":
       return new KeylessError("ERR_STS_REJECTED", `STS rejected the request (${name}): ${message}`, {
         ...base,

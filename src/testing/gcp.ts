@@ -66,5 +66,6 @@ export function gcpMetadataRoutes(scenario: GcpScenario, google: Issuer, issued:
     { endpoint: "gcp.metadata.project-id", match: (r) => r.url.pathname === `${base}/project/project-id`, handle: (req) => guard(req) ?? text(scenario.projectId) },
     { endpoint: "gcp.metadata.numeric-project-id", match: (r) => r.url.pathname === `${base}/project/numeric-project-id`, handle: (req) => guard(req) ?? text(scenario.projectNumber) },
     { endpoint: "gcp.metadata.ping", match: (r) => r.url.pathname === "/" || r.url.pathname === `${base}/` || r.url.pathname === `${base}/instance`, handle: (req) => guard(req) ?? text("") },
+    { endpoint: "gcp.metadata.not-found", match: (r) => r.url.pathname.startsWith(`${base}/`) && !r.url.pathname.endsWith("/"), handle: (req) => guard(req) ?? { status: 404, headers: { ...FLAVOR, "content-type": "text/html" }, body: "Not Found" } },
   ];
 }
