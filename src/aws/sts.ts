@@ -7,7 +7,7 @@
 import type { AwsCredentialIdentity } from "@smithy/types";
 import type { STSClient } from "@aws-sdk/client-sts";
 import { KeylessError } from "../core/errors.js";
-import { agentsFor, assertEndpointAllowed, describeUrl, type TransportOptions } from "../core/http.js";
+import { agentsFor, describeUrl, type TransportOptions } from "../core/http.js";
 import { decodeJwt, describeClaims, type JwtClaims } from "../core/jwt.js";
 
 export interface AssumeRoleParams {
@@ -22,11 +22,7 @@ export interface AssumeRoleParams {
 const STEP = "aws-sts";
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-/** The STS endpoint override: option, `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL`; checked against the endpoint policy. */
-export function stsEndpoint(option?: string): URL | undefined {
-  const value = option ?? process.env["AWS_ENDPOINT_URL_STS"] ?? process.env["AWS_ENDPOINT_URL"];
-  return value === undefined || value === "" ? undefined : assertEndpointAllowed(value, STEP);
-}
+export { stsEndpoint } from "../sources/aws-endpoints.js";
 
 const clients = new Map<string, Promise<STSClient>>();
 

@@ -52,7 +52,7 @@ export function azureManagedIdentityRoutes(scenario: AzureScenario, issuer: Issu
       endpoint: "azure.imds.token",
       match: (r: EmulatedRequest) => r.url.pathname === "/metadata/identity/oauth2/token",
       handle: async (req: EmulatedRequest): Promise<EmulatedResponse> => {
-        if (req.headers["metadata"] !== "true") return json(400, { error: "invalid_request", error_description: "Required metadata header not specified" });
+        if (String(req.headers["metadata"]).toLowerCase() !== "true") return json(400, { error: "invalid_request", error_description: "Required metadata header not specified" });
         if (req.url.searchParams.get("api-version") === null) return json(400, { error: "invalid_request", error_description: "Required query variable 'api-version' is missing" });
         const resource = req.url.searchParams.get("resource");
         if (!resource) return json(400, { error: "invalid_request", error_description: "Required query variable 'resource' is missing" });

@@ -8,11 +8,14 @@ import { systemClock, type Clock } from "../core/clock.js";
 import { awsStsRoutes, awsWorkloadRoutes, AwsKeyStore, s3Routes, type AwsScenario } from "./aws.js";
 import { azureIssuerUrl, azureManagedIdentityRoutes, type AzureScenario } from "./azure.js";
 import { gcpMetadataRoutes, type GcpScenario } from "./gcp.js";
+import { googleRoutes, type AwsSubjectRecord, type GoogleScenario, type GoogleTokenInfo } from "./google.js";
 import { Issuer, IssuerRegistry } from "./issuer.js";
 import { Instrumentation, startService, type RunningService } from "./service.js";
 
 export interface Scenario {
   gcp: GcpScenario;
+  /** Workload identity pools, impersonable service accounts and Cloud Storage contents. */
+  google: GoogleScenario;
   aws: AwsScenario;
   azure: AzureScenario;
 }
@@ -23,7 +26,7 @@ export interface EmulatedCloudsOptions {
   /** Added to every answer, milliseconds. Default 0. */
   latencyMs?: number;
   /** Replaces parts of {@link defaultScenario}. */
-  scenario?: { gcp?: Partial<GcpScenario>; aws?: Partial<AwsScenario>; azure?: Partial<AzureScenario> };
+  scenario?: { gcp?: Partial<GcpScenario>; google?: Partial<GoogleScenario>; aws?: Partial<AwsScenario>; azure?: Partial<AzureScenario> };
 }
 
 /** The default scenario: one workload identity per cloud, each trusted by the other two. */
@@ -62,7 +65,25 @@ export function defaultScenario(): Scenario {
       },
     ],
   };
-  return { gcp, aws, azure };
+  const pool = `projects/${gcp.projectNumber}/locations/global/workloadIdentityPools/keyless`;
+  const google: GoogleScenario = {
+    pools: [
+      { audience: `//iam.googleapis.com/${pool}/providers/aws`, kind: "aws", awsAccountId: accountId },
+      { audience: `//iam.googleapis.com/${pool}/providers/azure`, kind: "oidc", issuerUri: azureIssuerUrl(tenantId), allowedAudiences: ["api://keyless-gcp"] },
+    ],
+    serviceAccounts: [
+      {
+        email: `keyless-target@${gcp.projectId}.iam.gserviceaccount.com`,
+        uniqueId: "104857601234567890123",
+        workloadIdentityUsers: [
+          `principalSet://iam.googleapis.com/${pool}/attribute.aws_role/arn:aws:sts::${accountId}:assumed-role/keyless-workload`,
+          `principal://iam.googleapis.com/${pool}/subject/${azure.managedIdentity.objectId}`,
+        ],
+      },
+    ],
+    buckets: { "keyless-demo-bucket": { "hello.txt": "hello from the emulated Cloud Storage" } },
+  };
+  return { gcp, google, aws, azure };
 }
 
 /** Environment variables that point the vendor SDKs and keyless at the emulated clouds. */
@@ -85,7 +106,20 @@ export interface EmulatedClouds {
   /** Credentials the emulated AWS issued (S3 and SigV4 checks use these). */
   awsKeys: AwsKeyStore;
   /** Base URLs of each service. */
-  urls: { gcpMetadata: string; awsSts: string; s3: string; awsMetadata: string; azureMetadata: string };
+  urls: { gcpMetadata: string; awsSts: string; s3: string; awsMetadata: string; azureMetadata: string; google: string };
+  /** Google access tokens the emulated Google issued, and whom they speak for. */
+  googleTokens: Map<string, GoogleTokenInfo>;
+  /** Each AWS subject token the emulated Google STS accepted: the caller's ARN and the headers it signed. */
+  awsSubjects: AwsSubjectRecord[];
+  /** The principal behind each authenticated Cloud Storage / BigQuery call, in order. */
+  googleApiCallers: string[];
+  /** Fresh credentials for the AWS workload role, as Lambda puts them in the environment. */
+  lambdaEnv(): Record<string, string>;
+  /**
+   * A gcloud-style `external_account` credential configuration for AWS → GCP or Azure → GCP, as
+   * `gcloud iam workload-identity-pools create-cred-config` writes it, pointing at these emulators.
+   */
+  gcpCredentialConfig(kind: "aws" | "azure", options?: { impersonate?: boolean }): Record<string, unknown>;
   /** The variables common to every direction (metadata hosts, STS endpoint, region). */
   env: EmulatedEnvironment;
   /** ECS/EKS-style container credentials: `AWS_CONTAINER_CREDENTIALS_FULL_URI` and its token. */
@@ -107,6 +141,7 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
   const base = defaultScenario();
   const scenario: Scenario = {
     gcp: { ...base.gcp, ...options.scenario?.gcp },
+    google: { ...base.google, ...options.scenario?.google },
     aws: { ...base.aws, ...options.scenario?.aws },
     azure: { ...base.azure, ...options.scenario?.azure },
   };
@@ -122,6 +157,9 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
   const buckets = new Map();
   const s3Signers = { accessKeyIds: [] as string[] };
 
+  const googleTokens = new Map<string, GoogleTokenInfo>();
+  const awsSubjects: AwsSubjectRecord[] = [];
+  const googleApiCallers: string[] = [];
   const services: RunningService[] = [];
   try {
     const start = async (...args: Parameters<typeof startService>) => {
@@ -133,6 +171,7 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
     const awsSts = await start("aws.sts", awsStsRoutes(scenario.aws, issuers, awsKeys, clock, issued), instrumentation);
     const s3 = await start("aws.s3", s3Routes(awsKeys, clock, buckets, s3Signers), instrumentation);
     const awsMetadata = await start("aws.imds", awsWorkloadRoutes(scenario.aws, awsKeys, clock, containerToken), instrumentation);
+    const googleApis = await start("google", googleRoutes(scenario.google, scenario.gcp.projectId, issuers, google, awsKeys, clock, googleTokens, issued, awsSubjects, googleApiCallers), instrumentation);
     const azureMetadata = await start("azure.imds", azureManagedIdentityRoutes(scenario.azure, azureIssuer, clock, identityHeader, issued), instrumentation);
 
     return {
@@ -141,7 +180,41 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
       instrumentation,
       issuers,
       awsKeys,
-      urls: { gcpMetadata: gcpMetadata.url, awsSts: awsSts.url, s3: s3.url, awsMetadata: awsMetadata.url, azureMetadata: azureMetadata.url },
+      urls: { gcpMetadata: gcpMetadata.url, awsSts: awsSts.url, s3: s3.url, awsMetadata: awsMetadata.url, azureMetadata: azureMetadata.url, google: googleApis.url },
+      googleTokens,
+      awsSubjects,
+      googleApiCallers,
+      lambdaEnv: () => {
+        const role = scenario.aws.workloadRoleArn.split("/").pop() ?? "workload";
+        const c = awsKeys.issue(`arn:aws:sts::${scenario.aws.accountId}:assumed-role/${role}/keyless-lambda`, scenario.aws.accountId, clock.now() + 12 * 3600_000);
+        return { AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, AWS_SESSION_TOKEN: c.sessionToken ?? "", AWS_REGION: scenario.aws.region, AWS_LAMBDA_FUNCTION_NAME: "keyless-lambda" };
+      },
+      gcpCredentialConfig: (kind, configOptions) => {
+        const provider = scenario.google.pools.find((p) => p.audience.endsWith(`/providers/${kind}`)) ?? scenario.google.pools[0];
+        const target = scenario.google.serviceAccounts[0];
+        const credentialSource =
+          kind === "aws"
+            ? {
+                environment_id: "aws1",
+                region_url: `${awsMetadata.url}/latest/meta-data/placement/availability-zone`,
+                url: `${awsMetadata.url}/latest/meta-data/iam/security-credentials`,
+                regional_cred_verification_url: "https://sts.{region}.amazonaws.com?Action=GetCallerIdentity&Version=2011-06-15",
+                imdsv2_session_token_url: `${awsMetadata.url}/latest/api/token`,
+              }
+            : {
+                url: `${azureMetadata.url}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=api://keyless-gcp`,
+                headers: { Metadata: "True" },
+                format: { type: "json", subject_token_field_name: "access_token" },
+              };
+        return {
+          type: "external_account",
+          audience: provider?.audience,
+          subject_token_type: kind === "aws" ? "urn:ietf:params:aws:token-type:aws4_request" : "urn:ietf:params:oauth:token-type:jwt",
+          token_url: `${googleApis.url}/v1/token`,
+          ...(configOptions?.impersonate === false || target === undefined ? {} : { service_account_impersonation_url: `${googleApis.url}/v1/projects/-/serviceAccounts/${target.email}:generateAccessToken` }),
+          credential_source: credentialSource,
+        };
+      },
       env: {
         GCE_METADATA_HOST: gcpMetadata.host,
         AWS_ENDPOINT_URL_STS: awsSts.url,

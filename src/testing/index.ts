@@ -7,6 +7,7 @@ export { startEmulatedClouds, defaultScenario } from "./clouds.js";
 export type { EmulatedClouds, EmulatedCloudsOptions, EmulatedEnvironment, Scenario } from "./clouds.js";
 export type { AwsScenario, AwsRole, AwsTrustStatement, AwsOidcProvider } from "./aws.js";
 export type { GcpScenario } from "./gcp.js";
+export type { GoogleScenario, GcpPoolProvider, GcpTargetServiceAccount, GoogleTokenInfo, AwsSubjectRecord } from "./google.js";
 export type { AzureScenario, AzureManagedIdentity } from "./azure.js";
 export { Instrumentation } from "./service.js";
 export type { Fault } from "./service.js";
