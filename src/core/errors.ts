@@ -107,13 +107,17 @@ export function isKeylessError(error: unknown): error is KeylessError {
   return error instanceof KeylessError || (error instanceof Error && error.name === "KeylessError" && "code" in error);
 }
 
-// JWTs, AWS secret keys/session tokens, bearer values and signatures: masked wherever text leaves keyless.
+// JWTs, and values after the names secrets travel under: masked wherever text leaves keyless.
 const SECRET_PATTERNS: readonly RegExp[] = [
   /\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g,
   /((?:Bearer|Signature=|signature=|assertion=|token=|Token=|SecretAccessKey"?[:=]\s*"?|SessionToken"?[:=]\s*"?|access_token"?[:=]\s*"?|Credential=)\s*)[^\s",&<]+/g,
-  /\b[A-Za-z0-9/+]{40}\b/g,
-  /\b[A-Za-z0-9/+=]{100,}/g,
 ];
+// Random-looking runs (AWS secret keys, session tokens): mixed case and digits, few slashes, unlike paths and ids.
+const RANDOM_RUN = /[A-Za-z0-9/+=]{40,}/g;
+
+function looksRandom(run: string): boolean {
+  return /[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run) && (run.match(/\//g)?.length ?? 0) <= Math.max(3, run.length / 16);
+}
 
 /** Masks anything that looks like a token, key or signature. Defence in depth: messages are built without secrets. */
 export function redact(text: string): string {
@@ -121,7 +125,7 @@ export function redact(text: string): string {
   for (const pattern of SECRET_PATTERNS) {
     out = out.replace(pattern, (match: string, prefix?: unknown) => (typeof prefix === "string" ? `${prefix}[redacted]` : "[redacted]"));
   }
-  return out;
+  return out.replace(RANDOM_RUN, (run) => (looksRandom(run) ? "[redacted]" : run));
 }
 
 function sanitizeCause(cause: unknown): unknown {
