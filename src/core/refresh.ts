@@ -54,7 +54,7 @@ export interface RetryOptions {
   maxRetryAfterMs?: number;
 }
 
-export interface RefreshOptions {
+export interface RefreshOptions<T = unknown> {
   /** Name used in events and errors, e.g. `aws:fromGcpWorkload:arn:aws:iam::1:role/r`. Never a secret. */
   name: string;
   /** Inside this many milliseconds before expiry a value is never returned; callers wait for a fresh one. Default 60000. Shrinks to a quarter of the lifetime for values that live less than four margins. */
@@ -75,12 +75,22 @@ export interface RefreshOptions {
   random?: () => number;
   /** Receives every {@link RefreshEvent}. Off by default; `KEYLESS_DEBUG=1` also prints events to stderr. */
   onEvent?: (event: RefreshEvent) => void;
+  /** Called with each new value and its schedule (epoch ms) before anyone sees it, e.g. to stamp a refresh hint on it. */
+  onCommit?: (value: T, schedule: { expiresAt: number; refreshAt: number }) => void;
+}
+
+/** The part of an `AbortSignal` keyless uses (Azure's `AbortSignalLike` fits too). */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
 }
 
 /** Per-call options. */
 export interface GetOptions {
   /** Abandons this caller's wait (rejecting with `ERR_ABORTED`); the shared refresh goes on for the others. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   /** Skip the cached value and wait for a fresh one (shared with other callers that ask the same). */
   forceRefresh?: boolean;
 }
@@ -122,6 +132,7 @@ export class RefreshingCache<T> {
   readonly #cooldownMs: number;
   readonly #retry: Required<RetryOptions>;
   readonly #onEvent: ((event: RefreshEvent) => void) | undefined;
+  readonly #onCommit: RefreshOptions<T>["onCommit"];
 
   #entry: Entry<T> | undefined;
   #pending: Promise<Entry<T>> | undefined;
@@ -131,7 +142,7 @@ export class RefreshingCache<T> {
   #backgroundFailures = 0;
   #nextBackgroundAt = 0;
 
-  constructor(fetch: (context: FetchContext) => Promise<Expiring<T>>, options: RefreshOptions) {
+  constructor(fetch: (context: FetchContext) => Promise<Expiring<T>>, options: RefreshOptions<T>) {
     this.name = options.name;
     this.#fetch = fetch;
     this.#clock = options.clock ?? systemClock;
@@ -148,6 +159,7 @@ export class RefreshingCache<T> {
       maxRetryAfterMs: options.retry?.maxRetryAfterMs ?? DEFAULTS.maxRetryAfterMs,
     };
     this.#onEvent = debugSink(options.onEvent);
+    this.#onCommit = options.onCommit;
     for (const [key, value] of Object.entries({ hardMarginMs: this.#hardMarginMs, cooldownMs: this.#cooldownMs, refreshAheadMs: this.#aheadMs })) {
       if (!(value >= 0)) throw new KeylessError("ERR_CONFIG", `${key} must be a non-negative number of milliseconds.`, { step: "config" });
     }
@@ -178,7 +190,7 @@ export class RefreshingCache<T> {
     this.#failure = undefined;
   }
 
-  #wait(signal: AbortSignal | undefined, force: boolean): Promise<T> {
+  #wait(signal: AbortSignalLike | undefined, force: boolean): Promise<T> {
     if (signal?.aborted) return Promise.reject(abortError(this.name, signal.reason));
     const failure = this.#failure;
     if (failure !== undefined && this.#clock.now() < failure.until && !force) return Promise.reject(failure.error);
@@ -276,6 +288,7 @@ export class RefreshingCache<T> {
     } else {
       refreshAt = Math.min(latest, now + span * (1 + this.#jitter * (2 * this.#random() - 1)));
     }
+    this.#onCommit?.(fetched.value, { expiresAt, refreshAt });
     const entry: Entry<T> = { value: fetched.value, expiresAt, usableUntil, refreshAt };
     this.#entry = entry;
     this.#everFetched = true;
@@ -300,7 +313,7 @@ export class RefreshingCache<T> {
   }
 }
 
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, name: string): Promise<T> {
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignalLike, name: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(abortError(name, signal.reason));
     signal.addEventListener("abort", onAbort, { once: true });

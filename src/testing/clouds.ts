@@ -10,6 +10,12 @@ import { azureIssuerUrl, azureManagedIdentityRoutes, type AzureScenario } from "
 import { gcpMetadataRoutes, type GcpScenario } from "./gcp.js";
 import { googleRoutes, type AwsSubjectRecord, type GoogleScenario, type GoogleTokenInfo } from "./google.js";
 import { Issuer, IssuerRegistry } from "./issuer.js";
+import { cognitoIdentityId, cognitoRoutes, type CognitoScenario } from "./cognito.js";
+import { entraRoutes, type EntraIssued, type EntraScenario } from "./entra.js";
+import { createTestCertificate, type TestCertificate } from "./tls.js";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Instrumentation, startService, type RunningService } from "./service.js";
 
 export interface Scenario {
@@ -18,6 +24,10 @@ export interface Scenario {
   google: GoogleScenario;
   aws: AwsScenario;
   azure: AzureScenario;
+  /** Entra applications and their federated identity credentials. */
+  entra: EntraScenario;
+  /** Cognito identity pools with a developer provider. */
+  cognito: CognitoScenario;
 }
 
 export interface EmulatedCloudsOptions {
@@ -26,7 +36,9 @@ export interface EmulatedCloudsOptions {
   /** Added to every answer, milliseconds. Default 0. */
   latencyMs?: number;
   /** Replaces parts of {@link defaultScenario}. */
-  scenario?: { gcp?: Partial<GcpScenario>; google?: Partial<GoogleScenario>; aws?: Partial<AwsScenario>; azure?: Partial<AzureScenario> };
+  scenario?: { gcp?: Partial<GcpScenario>; google?: Partial<GoogleScenario>; aws?: Partial<AwsScenario>; azure?: Partial<AzureScenario>; entra?: Partial<EntraScenario>; cognito?: Partial<CognitoScenario> };
+  /** Certificate for the https endpoints (Entra). Default: a new one in a temporary folder. Tests whose processes trust a CA through NODE_EXTRA_CA_CERTS pass that one. */
+  tls?: TestCertificate;
 }
 
 /** The default scenario: one workload identity per cloud, each trusted by the other two. */
@@ -83,7 +95,22 @@ export function defaultScenario(): Scenario {
     ],
     buckets: { "keyless-demo-bucket": { "hello.txt": "hello from the emulated Cloud Storage" } },
   };
-  return { gcp, google, aws, azure };
+  const cognitoPool = { identityPoolId: "us-east-1:7c1f0a3e-2b4d-4f6a-9e8c-1d2e3f4a5b6c", developerProviderName: "login.keyless.workload" };
+  const cognito: CognitoScenario = { pools: [cognitoPool] };
+  const entra: EntraScenario = {
+    applications: [
+      {
+        clientId: "6f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b",
+        objectId: "0a9b8c7d-6e5f-4a3b-9c2d-1e0f9a8b7c6d",
+        federatedCredentials: [
+          { issuer: "https://accounts.google.com", subject: gcp.serviceAccountUniqueId, audiences: ["api://AzureADTokenExchange"] },
+          { issuer: "https://cognito-identity.amazonaws.com", subject: cognitoIdentityId(cognitoPool, "keyless-workload"), audiences: [cognitoPool.identityPoolId] },
+          { issuer: `https://oidc.prod-aks.azure.com/${tenantId}/00000000-0000-4000-8000-00000000aa55/`, subject: "system:serviceaccount:default:workload", audiences: ["api://AzureADTokenExchange"] },
+        ],
+      },
+    ],
+  };
+  return { gcp, google, aws, azure, entra, cognito };
 }
 
 /** Environment variables that point the vendor SDKs and keyless at the emulated clouds. */
@@ -106,7 +133,11 @@ export interface EmulatedClouds {
   /** Credentials the emulated AWS issued (S3 and SigV4 checks use these). */
   awsKeys: AwsKeyStore;
   /** Base URLs of each service. */
-  urls: { gcpMetadata: string; awsSts: string; s3: string; awsMetadata: string; azureMetadata: string; google: string };
+  urls: { gcpMetadata: string; awsSts: string; s3: string; awsMetadata: string; azureMetadata: string; google: string; entra: string; cognito: string };
+  /** The certificate of the https endpoints; `tls.ca` is the CA to trust (`NODE_EXTRA_CA_CERTS`, keyless's `ca`). */
+  tls: TestCertificate;
+  /** Each access token the emulated Entra issued: for which application and resource, on whose assertion. */
+  entraGrants: EntraIssued[];
   /** Google access tokens the emulated Google issued, and whom they speak for. */
   googleTokens: Map<string, GoogleTokenInfo>;
   /** Each AWS subject token the emulated Google STS accepted: the caller's ARN and the headers it signed. */
@@ -144,6 +175,8 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
     google: { ...base.google, ...options.scenario?.google },
     aws: { ...base.aws, ...options.scenario?.aws },
     azure: { ...base.azure, ...options.scenario?.azure },
+    entra: { ...base.entra, ...options.scenario?.entra },
+    cognito: { ...base.cognito, ...options.scenario?.cognito },
   };
   const instrumentation = new Instrumentation();
   instrumentation.latencyMs = options.latencyMs ?? 0;
@@ -160,6 +193,10 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
   const googleTokens = new Map<string, GoogleTokenInfo>();
   const awsSubjects: AwsSubjectRecord[] = [];
   const googleApiCallers: string[] = [];
+  const entraGrants: EntraIssued[] = [];
+  const tls = options.tls ?? createTestCertificate(mkdtempSync(join(tmpdir(), "keyless-tls-")));
+  const cognitoIssuer = issuers.add(await Issuer.create("https://cognito-identity.amazonaws.com", clock));
+  let entraUrl = "";
   const services: RunningService[] = [];
   try {
     const start = async (...args: Parameters<typeof startService>) => {
@@ -172,6 +209,9 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
     const s3 = await start("aws.s3", s3Routes(awsKeys, clock, buckets, s3Signers), instrumentation);
     const awsMetadata = await start("aws.imds", awsWorkloadRoutes(scenario.aws, awsKeys, clock, containerToken), instrumentation);
     const googleApis = await start("google", googleRoutes(scenario.google, scenario.gcp.projectId, issuers, google, awsKeys, clock, googleTokens, issued, awsSubjects, googleApiCallers), instrumentation);
+    const entraService = await start("azure.entra", entraRoutes(scenario.azure.tenantId, scenario.entra, issuers, azureIssuer, clock, () => entraUrl, issued, entraGrants), instrumentation, tls);
+    entraUrl = entraService.url;
+    const cognitoService = await start("aws.cognito", cognitoRoutes(scenario.cognito, cognitoIssuer, awsKeys, clock, issued), instrumentation);
     const azureMetadata = await start("azure.imds", azureManagedIdentityRoutes(scenario.azure, azureIssuer, clock, identityHeader, issued), instrumentation);
 
     return {
@@ -180,7 +220,9 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
       instrumentation,
       issuers,
       awsKeys,
-      urls: { gcpMetadata: gcpMetadata.url, awsSts: awsSts.url, s3: s3.url, awsMetadata: awsMetadata.url, azureMetadata: azureMetadata.url, google: googleApis.url },
+      urls: { gcpMetadata: gcpMetadata.url, awsSts: awsSts.url, s3: s3.url, awsMetadata: awsMetadata.url, azureMetadata: azureMetadata.url, google: googleApis.url, entra: entraService.url, cognito: cognitoService.url },
+      tls,
+      entraGrants,
       googleTokens,
       awsSubjects,
       googleApiCallers,
@@ -221,6 +263,10 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
         AWS_EC2_METADATA_SERVICE_ENDPOINT: awsMetadata.url,
         AWS_REGION: scenario.aws.region,
         AZURE_POD_IDENTITY_AUTHORITY_HOST: azureMetadata.url,
+        AZURE_AUTHORITY_HOST: entraService.url,
+        AZURE_TENANT_ID: scenario.azure.tenantId,
+        AWS_ENDPOINT_URL_COGNITO_IDENTITY: cognitoService.url,
+        NODE_EXTRA_CA_CERTS: tls.caFile,
       },
       containerEnv: { AWS_CONTAINER_CREDENTIALS_FULL_URI: `${awsMetadata.url}/v2/credentials/keyless`, AWS_CONTAINER_AUTHORIZATION_TOKEN: containerToken },
       appServiceEnv: { IDENTITY_ENDPOINT: `${azureMetadata.url}/msi/token`, IDENTITY_HEADER: identityHeader },

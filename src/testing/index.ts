@@ -15,3 +15,8 @@ export { Issuer, IssuerRegistry, TokenVerificationError } from "./issuer.js";
 export { ManualClock } from "./manual-clock.js";
 export { createTestCertificate } from "./tls.js";
 export type { TestCertificate } from "./tls.js";
+export { startAzurite } from "./azurite.js";
+export type { AzuriteOptions, RunningAzurite } from "./azurite.js";
+export type { EntraScenario, EntraApplication, FederatedIdentityCredential, EntraIssued } from "./entra.js";
+export type { CognitoScenario, CognitoIdentityPool } from "./cognito.js";
+export { cognitoIdentityId } from "./cognito.js";

@@ -13,7 +13,7 @@ beforeAll(async () => {
   restoreEnv = withEnv(clouds.env);
 });
 afterAll(async () => {
-  restoreEnv();
+  restoreEnv?.();
   await clouds.close();
 });
 beforeEach(() => {

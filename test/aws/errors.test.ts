@@ -12,7 +12,7 @@ beforeAll(async () => {
   restoreEnv = withEnv(clouds.env);
 });
 afterAll(async () => {
-  restoreEnv();
+  restoreEnv?.();
   await clouds.close();
 });
 beforeEach(() => {

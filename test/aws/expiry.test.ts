@@ -17,7 +17,7 @@ beforeAll(async () => {
   clearSharedCaches();
 });
 afterAll(async () => {
-  restoreEnv();
+  restoreEnv?.();
   await clouds.close();
 });
 

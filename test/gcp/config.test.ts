@@ -17,7 +17,7 @@ beforeAll(async () => {
   restoreEnv = withEnv({ ...clouds.env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_CONFIG_FILE: "/nonexistent", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent" });
 });
 afterAll(async () => {
-  restoreEnv();
+  restoreEnv?.();
   await clouds.close();
 });
 beforeEach(() => {

@@ -14,7 +14,7 @@ beforeAll(async () => {
   restoreEnv = withEnv({ ...Object.fromEntries(AWS_SOURCE_VARS.map((v) => [v, undefined])), ...clouds.env, AWS_REGION: undefined, AWS_CONFIG_FILE: "/nonexistent", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent" });
 });
 afterAll(async () => {
-  restoreEnv();
+  restoreEnv?.();
   await clouds.close();
 });
 beforeEach(() => {

@@ -25,7 +25,7 @@ beforeAll(async () => {
   restoreEnv = withEnv({ ...clouds.env, AWS_CONFIG_FILE: "/nonexistent", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent", AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined });
 });
 afterAll(async () => {
-  restoreEnv();
+  restoreEnv?.();
   await clouds.close();
 });
 let restoreLambda: () => void = () => undefined;

@@ -10,7 +10,7 @@ beforeAll(async () => {
   restoreEnv = withEnv({ ...clouds.env, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined });
 });
 afterAll(async () => {
-  restoreEnv();
+  restoreEnv?.();
   await clouds.close();
 });
 
