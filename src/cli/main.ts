@@ -23,7 +23,15 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write("keyless demo: starts the emulated clouds on loopback and runs each direction with the real vendor SDK clients.\n");
       return 0;
     }
-    const { runDemo } = await import("./demo.js");
+    const { runDemo, demoTlsDir } = await import("./demo.js");
+    const { createTestCertificate } = await import("../testing/tls.js");
+    const tls = createTestCertificate(demoTlsDir());
+    if (process.env["NODE_EXTRA_CA_CERTS"] !== tls.caFile) {
+      // Node reads NODE_EXTRA_CA_CERTS only at start: run the demo in a child that trusts the emulated clouds' CA.
+      const { spawn } = await import("node:child_process");
+      const child = spawn(process.execPath, [...process.execArgv, process.argv[1] ?? "", ...argv], { stdio: "inherit", env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caFile } });
+      return new Promise<number>((resolve) => child.on("exit", (code) => resolve(code ?? 1)));
+    }
     return runDemo();
   }
   process.stderr.write(`keyless: unknown command ${JSON.stringify(command)}\n\n${HELP}`);
