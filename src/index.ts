@@ -18,4 +18,6 @@ export type { GcpIdentityTokenOptions } from "./sources/gcp-metadata.js";
 export { azureManagedIdentityToken, detectAzureManagedIdentity } from "./sources/azure-managed-identity.js";
 export type { AzureManagedIdentityOptions, AzureManagedIdentityKind } from "./sources/azure-managed-identity.js";
 export { tokenFile } from "./sources/token-file.js";
+export { cognitoDeveloperToken } from "./sources/cognito.js";
+export type { CognitoDeveloperTokenOptions } from "./sources/cognito.js";
 export type { TokenSource, TokenRequest } from "./sources/types.js";

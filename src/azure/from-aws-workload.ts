@@ -41,6 +41,7 @@ export function fromAwsWorkload(options: FromAwsWorkloadOptions): FederatedCrede
     ...(options.tokenDurationSeconds ? { tokenDurationSeconds: options.tokenDurationSeconds } : {}),
     ...(options.awsCredentials ? { awsCredentials: options.awsCredentials } : {}),
     ...(options.cognitoEndpoint ? { endpoint: options.cognitoEndpoint } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   return new FederatedCredential({ ...options, assertion: source }, { source: "cognito", pool: options.identityPoolId, provider: options.developerProviderName, developerUserId, region: options.region, credentials: options.awsCredentials ?? "chain", endpoint: options.cognitoEndpoint ?? process.env["AWS_ENDPOINT_URL_COGNITO_IDENTITY"] });
 }

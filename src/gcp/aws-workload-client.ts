@@ -8,6 +8,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smit
 import { request } from "../core/http.js";
 import { awsCredentialSource, awsRegion } from "../sources/aws-credentials.js";
 import { regionalEndpoint, stsEndpoint } from "../sources/aws-endpoints.js";
+import { systemClock } from "../core/clock.js";
 import { awsSubjectToken } from "./aws-subject-token.js";
 import { WorkloadIdentityClient, type SubjectToken, type WorkloadIdentityOptions } from "./workload-identity-client.js";
 
@@ -38,7 +39,7 @@ export class AwsWorkloadClient extends WorkloadIdentityClient {
     const subject = async (): Promise<SubjectToken> => {
       // The credential fetch and the region lookup overlap: on EC2 they are the longest part of a cold start.
       const [creds, r] = await Promise.all([credentials(), regionOnce()]);
-      const token = await awsSubjectToken(creds, r, options.audience, options.regionalCredVerificationUrl);
+      const token = await awsSubjectToken(creds, r, options.audience, options.regionalCredVerificationUrl, new Date((options.clock ?? systemClock).now()));
       let arn: Promise<string | undefined> | undefined;
       const caller = () => (arn ??= callerArn(creds, r));
       return {
@@ -67,7 +68,7 @@ async function callerArn(credentials: AwsCredentialIdentity, region: string): Pr
   const endpoint = stsEndpoint() ?? regionalEndpoint("sts", region);
   const body = "Action=GetCallerIdentity&Version=2011-06-15";
   const signer = new SignatureV4({ service: "sts", region, credentials, sha256: Hash.bind(null, "sha256") });
-  const signed = await signer.sign(new HttpRequest({ method: "POST", protocol: endpoint.protocol, hostname: endpoint.hostname, ...(endpoint.port ? { port: Number(endpoint.port) } : {}), path: endpoint.pathname, headers: { host: endpoint.host, "content-type": "application/x-www-form-urlencoded" }, body }));
+  const signed = await signer.sign(new HttpRequest({ method: "POST", protocol: endpoint.protocol, hostname: endpoint.hostname, ...(endpoint.port ? { port: Number(endpoint.port) } : {}), path: endpoint.pathname, headers: { host: endpoint.host, "content-type": "application/x-www-form-urlencoded" }, body }), { signingDate: new Date(systemClock.now()) });
   const response = await request({ url: endpoint, method: "POST", headers: signed.headers, body, step: "aws-sts", timeoutMs: 3_000 });
   if (response.status !== 200) return undefined;
   // One element of a trusted AWS answer; not worth an XML parser on this path.

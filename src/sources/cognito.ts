@@ -11,6 +11,7 @@ import { decodeJwt } from "../core/jwt.js";
 import { awsCredentialSource } from "./aws-credentials.js";
 import { cognitoEndpoint, regionalEndpoint } from "./aws-endpoints.js";
 import type { TokenSource } from "./types.js";
+import { systemClock, type Clock } from "../core/clock.js";
 
 export interface CognitoDeveloperTokenOptions extends TransportOptions {
   /** e.g. `us-east-1:7c1f0a3e-…`. Its region is the default region. */
@@ -27,6 +28,8 @@ export interface CognitoDeveloperTokenOptions extends TransportOptions {
   awsCredentials?: AwsCredentialIdentityProvider;
   /** Cognito Identity endpoint. Default `AWS_ENDPOINT_URL_COGNITO_IDENTITY`, else the regional one. */
   endpoint?: string;
+  /** Time source for the signature date. Default the system clock. */
+  clock?: Clock;
 }
 
 const STEP = "aws-cognito";
@@ -55,6 +58,7 @@ export function cognitoDeveloperToken(options: CognitoDeveloperTokenOptions): To
         headers: { host: endpoint.host, "content-type": "application/x-amz-json-1.1", "x-amz-target": "AWSCognitoIdentityService.GetOpenIdTokenForDeveloperIdentity" },
         body,
       }),
+      { signingDate: new Date((options.clock ?? systemClock).now()) },
     );
     const response = await request({ ...options, url: endpoint, method: "POST", headers: signed.headers, body, step: STEP, signal: req?.signal });
     if (response.status !== 200) {

@@ -6,6 +6,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import { performance } from "node:perf_hooks";
 
 /** What a route handler sees. */
 export interface EmulatedRequest {
@@ -62,6 +63,8 @@ export class Instrumentation {
   /** Probability in [0, 1] of a random 503 on any endpoint (soak tests). */
   randomFaultRate = 0;
   random: () => number = Math.random;
+  /** When set, each request's endpoint and real start/end times (`performance.now()`) are appended here. */
+  timeline: Array<{ endpoint: string; start: number; end: number }> | undefined;
 
   /** Requests seen by `endpoint` (exact name, or a prefix ending in `.`, or `*` for all). */
   count(endpoint = "*"): number {
@@ -162,6 +165,11 @@ async function dispatch(service: string, routes: readonly Route[], inst: Instrum
   const route = routes.find((r) => r.match(request));
   const endpoint = route?.endpoint ?? `${service}.unknown`;
   inst.record(endpoint);
+  if (inst.timeline !== undefined) {
+    const entry = { endpoint, start: performance.now(), end: Number.NaN };
+    inst.timeline.push(entry);
+    res.once("finish", () => (entry.end = performance.now()));
+  }
   if (inst.latencyMs > 0) await delay(inst.latencyMs);
   const fault = inst.takeFault(endpoint);
   try {
