@@ -109,6 +109,7 @@ interface SdkError {
   code?: string;
   $fault?: string;
   $metadata?: { httpStatusCode?: number };
+  $response?: { headers?: Record<string, string | undefined> };
 }
 
 function claimsOf(token: string): JwtClaims | undefined {
@@ -145,7 +146,9 @@ function stsError(error: unknown, token: string, roleArn: string, endpoint: URL)
   const status = e.$metadata?.httpStatusCode;
   const claims = claimsOf(token);
   const details = { roleArn, endpoint: describeUrl(endpoint), ...(claims ? { claims: describeClaims(claims) } : {}) };
-  const base = { step: STEP, cause: error, status, upstreamCode: name, details };
+  const retryAfterHeader = e.$response?.headers?.["retry-after"];
+  const retryAfterMs = retryAfterHeader !== undefined && Number.isFinite(Number(retryAfterHeader)) ? Number(retryAfterHeader) * 1000 : undefined;
+  const base = { step: STEP, cause: error, status, upstreamCode: name, details, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   const message = (e.message ?? "").slice(0, 500);
   switch (name) {
     case "AccessDenied":
@@ -169,6 +172,7 @@ function stsError(error: unknown, token: string, roleArn: string, endpoint: URL)
         hint: name === "RegionDisabledException" ? "Activate STS in this region (IAM account settings) or pass another region." : name === "ValidationError" ? "Check roleArn, roleSessionName, durationSeconds (and the role's maximum session duration) and policy." : undefined,
       });
   }
+  if (status === 429) return new KeylessError("ERR_STS_THROTTLED", `STS is throttling requests (HTTP 429).`, { ...base, retryable: true });
   if (name === "AbortError" || e.code === "ECONNREFUSED" || e.code === "ECONNRESET" || e.code === "ETIMEDOUT" || name === "TimeoutError" || status === undefined || status >= 500 || e.$fault === "server") {
     return new KeylessError("ERR_STS_UNAVAILABLE", `STS at ${describeUrl(endpoint)} is unavailable (${status === undefined ? e.code ?? name : `HTTP ${status}`}).`, { ...base, retryable: true });
   }

@@ -71,6 +71,9 @@ export async function exchangeToken(params: ExchangeParams, transport: Transport
   if (typeof token !== "string" || token === "" || !Number.isFinite(expiresIn)) {
     throw new KeylessError("ERR_RESPONSE_MALFORMED", "Google STS answered without access_token and expires_in.", { step, retryable: true, maxAttempts: 2 });
   }
+  if (expiresIn <= 0) {
+    throw new KeylessError("ERR_CREDENTIALS_EXPIRED", `Google STS answered with a token that expires in ${expiresIn} s.`, { step, retryable: true, maxAttempts: 2, hint: "If this repeats, compare this machine's clock with Google's." });
+  }
   return { token, expiresAt: started + expiresIn * 1000 };
 }
 

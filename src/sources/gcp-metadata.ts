@@ -4,7 +4,7 @@
  */
 import { KeylessError } from "../core/errors.js";
 import { decodeJwt } from "../core/jwt.js";
-import { request, type TransportOptions } from "../core/http.js";
+import { request, retryAfterMs, type TransportOptions } from "../core/http.js";
 import type { TokenRequest, TokenSource } from "./types.js";
 
 export interface GcpIdentityTokenOptions extends TransportOptions {
@@ -51,7 +51,8 @@ export function gcpIdentityToken(options: GcpIdentityTokenOptions): TokenSource 
       }
       throw error;
     });
-    if (response.headers["metadata-flavor"] !== "Google") {
+    // A token is only ever taken from an answer that says it is the metadata server.
+    if (response.status === 200 && response.headers["metadata-flavor"] !== "Google") {
       throw new KeylessError("ERR_NOT_GENUINE_METADATA_SERVER", `The answer from ${host} lacks the Metadata-Flavor: Google header: something other than the GCP metadata server answered.`, {
         step: STEP,
         status: response.status,
@@ -64,6 +65,7 @@ export function gcpIdentityToken(options: GcpIdentityTokenOptions): TokenSource 
         step: STEP,
         status: response.status,
         retryable,
+        ...(retryable ? { retryAfterMs: retryAfterMs(response) } : {}),
         hint:
           response.status === 404
             ? `No service account "${account}" is attached to this workload: attach one (GKE: bind the Kubernetes service account with Workload Identity).`
