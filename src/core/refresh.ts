@@ -122,7 +122,7 @@ const DEFAULTS = {
  */
 export class RefreshingCache<T> {
   readonly name: string;
-  readonly #fetch: (context: FetchContext) => Promise<Expiring<T>>;
+  readonly #load: (context: FetchContext) => Promise<Expiring<T>>;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #hardMarginMs: number;
@@ -142,9 +142,9 @@ export class RefreshingCache<T> {
   #backgroundFailures = 0;
   #nextBackgroundAt = 0;
 
-  constructor(fetch: (context: FetchContext) => Promise<Expiring<T>>, options: RefreshOptions<T>) {
+  constructor(load: (context: FetchContext) => Promise<Expiring<T>>, options: RefreshOptions<T>) {
     this.name = options.name;
-    this.#fetch = fetch;
+    this.#load = load;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#hardMarginMs = options.hardMarginMs ?? DEFAULTS.hardMarginMs;
@@ -231,7 +231,7 @@ export class RefreshingCache<T> {
       this.#emit({ type: "refresh-start", name: this.name, background, attempt });
       let error: unknown;
       try {
-        const fetched = await this.#fetch({ attempt, background });
+        const fetched = await this.#load({ attempt, background });
         const entry = this.#commit(fetched, started);
         this.#emit({ type: "refresh-success", name: this.name, background, attempt, durationMs: this.#clock.now() - started, expiresAt: entry.expiresAt, refreshAt: entry.refreshAt });
         return entry;

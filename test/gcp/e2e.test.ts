@@ -37,6 +37,13 @@ async function listAndQuery(authClient: KeylessAuthClient): Promise<{ files: str
 }
 
 describe("keyless/gcp end to end with the real @google-cloud/storage and @google-cloud/bigquery clients", () => {
+  it("extends the google-auth-library this project resolves (10 in the google-auth-library@10 project, else 11)", async () => {
+    const v10 = (await import("google-auth-library-v10")).AuthClient;
+    const client = new AwsWorkloadClient({ audience: awsAudience() });
+    expect(client instanceof v10).toBe(process.env["KEYLESS_EXPECT_GAL"] === "10");
+    expect(client).toBeInstanceOf((await import("google-auth-library")).AuthClient);
+  });
+
   it.each([
     ["environment credentials, as on Lambda", () => clouds.lambdaEnv(), { "aws.imds.credentials": 0, "aws.container.credentials": 0 }],
     ["the container endpoint, as on ECS", () => ({ ...clouds.containerEnv, AWS_REGION: "us-east-1" }), { "aws.container.credentials": 1, "aws.imds.credentials": 0 }],
