@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     globalSetup: ["test/global-setup.ts"],
+    setupFiles: ["test/setup-secrets.ts"],
     testTimeout: 30_000,
     hookTimeout: 90_000,
     pool: "forks",

@@ -3,7 +3,11 @@
  * Typed errors with a stable `code`, the failing `step` and a `hint` that says what to change.
  * Nothing secret ever reaches a message, a hint or `util.inspect` output: see {@link redact}.
  */
+import { channel } from "node:diagnostics_channel";
 import { inspect } from "node:util";
+
+/** Every KeylessError is published here as it is created (no cost without subscribers): for logs, metrics and leak checks. */
+export const errorChannel = channel("keyless:error");
 
 /** Stable error codes. Callers branch on these, never on message text. */
 export type KeylessErrorCode =
@@ -88,6 +92,7 @@ export class KeylessError extends Error {
     this.status = options.status;
     this.upstreamCode = options.upstreamCode;
     this.details = options.details;
+    if (errorChannel.hasSubscribers) errorChannel.publish(this);
   }
 
   /** One line a person can act on: what failed, where, and what to change. */

@@ -5,6 +5,7 @@
  * backoff, a cooldown after failures, and abortable waits. Correctness never depends on a timer
  * firing: every decision is taken when a caller arrives, so a Lambda freeze and thaw is harmless.
  */
+import { channel } from "node:diagnostics_channel";
 import { systemClock, type Clock } from "./clock.js";
 import { abortError, isKeylessError, KeylessError } from "./errors.js";
 
@@ -102,6 +103,9 @@ interface Entry<T> {
   usableUntil: number;
   refreshAt: number;
 }
+
+/** Every refresh event of every cache is published here too (no cost without subscribers). */
+export const refreshChannel = channel("keyless:refresh");
 
 const DEFAULTS = {
   hardMarginMs: 60_000,
@@ -304,6 +308,7 @@ export class RefreshingCache<T> {
   }
 
   #emit(event: RefreshEvent): void {
+    if (refreshChannel.hasSubscribers) refreshChannel.publish(event);
     if (this.#onEvent === undefined) return;
     try {
       this.#onEvent(event);

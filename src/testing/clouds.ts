@@ -4,6 +4,7 @@
  * default scenario covering every direction, request counters, latency and scripted faults.
  */
 import { randomBytes } from "node:crypto";
+import { channel } from "node:diagnostics_channel";
 import { systemClock, type Clock } from "../core/clock.js";
 import { awsStsRoutes, awsWorkloadRoutes, AwsKeyStore, s3Routes, type AwsScenario } from "./aws.js";
 import { azureIssuerUrl, azureManagedIdentityRoutes, type AzureScenario } from "./azure.js";
@@ -214,7 +215,7 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
     const cognitoService = await start("aws.cognito", cognitoRoutes(scenario.cognito, cognitoIssuer, awsKeys, clock, issued), instrumentation);
     const azureMetadata = await start("azure.imds", azureManagedIdentityRoutes(scenario.azure, azureIssuer, clock, identityHeader, issued), instrumentation);
 
-    return {
+    const clouds: EmulatedClouds = {
       scenario,
       clock,
       instrumentation,
@@ -282,6 +283,10 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
         await Promise.all(services.map((s) => s.close()));
       },
     };
+    // Leak checks subscribe here to learn every secret the emulators issue.
+    const started = channel("keyless:testing:clouds");
+    if (started.hasSubscribers) started.publish(clouds);
+    return clouds;
   } catch (error) {
     await Promise.all(services.map((s) => s.close()));
     throw error;
