@@ -20,4 +20,6 @@ export type { AzureManagedIdentityOptions, AzureManagedIdentityKind } from "./so
 export { tokenFile } from "./sources/token-file.js";
 export { cognitoDeveloperToken } from "./sources/cognito.js";
 export type { CognitoDeveloperTokenOptions } from "./sources/cognito.js";
+export { awsWebIdentityToken } from "./sources/aws-web-identity-token.js";
+export type { AwsWebIdentityTokenOptions } from "./sources/aws-web-identity-token.js";
 export type { TokenSource, TokenRequest } from "./sources/types.js";

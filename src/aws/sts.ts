@@ -5,9 +5,9 @@
  * mapping of STS errors to typed errors that say which trust-policy condition to fix.
  */
 import type { AwsCredentialIdentity } from "@smithy/types";
-import type { STSClient } from "@aws-sdk/client-sts";
 import { KeylessError } from "../core/errors.js";
-import { agentsFor, describeUrl, type TransportOptions } from "../core/http.js";
+import { describeUrl, type TransportOptions } from "../core/http.js";
+import { stsClient, withTimeout } from "../sources/sts-client.js";
 import { decodeJwt, describeClaims, type JwtClaims } from "../core/jwt.js";
 
 export interface AssumeRoleParams {
@@ -20,31 +20,8 @@ export interface AssumeRoleParams {
 }
 
 const STEP = "aws-sts";
-const DEFAULT_TIMEOUT_MS = 10_000;
 
 export { stsEndpoint } from "../sources/aws-endpoints.js";
-
-const clients = new Map<string, Promise<STSClient>>();
-
-function stsClient(region: string, endpoint: URL | undefined, transport: TransportOptions): Promise<STSClient> {
-  const key = `${region}|${endpoint?.href ?? ""}|${transport.connectTimeoutMs ?? ""}|${transport.timeoutMs ?? ""}`;
-  let client = transport.agent === undefined && transport.ca === undefined ? clients.get(key) : undefined;
-  if (client === undefined) {
-    client = (async () => {
-      const [{ STSClient }, { NodeHttpHandler }] = await Promise.all([import("@aws-sdk/client-sts"), import("@smithy/node-http-handler")]);
-      const agents = await agentsFor(endpoint ?? new URL(`https://sts.${region}.amazonaws.com/`), transport);
-      return new STSClient({
-        region,
-        ...(endpoint === undefined ? {} : { endpoint: endpoint.href }),
-        maxAttempts: 1,
-        requestHandler: new NodeHttpHandler({ ...agents, connectionTimeout: transport.connectTimeoutMs ?? 3_000, requestTimeout: transport.timeoutMs ?? DEFAULT_TIMEOUT_MS }),
-      });
-    })();
-    if (transport.agent === undefined && transport.ca === undefined) clients.set(key, client);
-    client.catch(() => clients.delete(key));
-  }
-  return client;
-}
 
 /** Temporary credentials and their expiry (epoch ms, corrected for clock skew by the requested duration). */
 export interface AssumedRole {
@@ -58,11 +35,9 @@ export async function assumeRoleWithWebIdentity(params: AssumeRoleParams, token:
   const client = await stsClient(region, endpoint, transport);
   const { AssumeRoleWithWebIdentityCommand } = await import("@aws-sdk/client-sts");
   const started = now();
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), transport.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   let output;
   try {
-    output = await client.send(
+    output = await withTimeout(transport.timeoutMs, (abortSignal) => client.send(
       new AssumeRoleWithWebIdentityCommand({
         RoleArn: params.roleArn,
         RoleSessionName: params.roleSessionName,
@@ -72,12 +47,10 @@ export async function assumeRoleWithWebIdentity(params: AssumeRoleParams, token:
         ...(params.policyArns === undefined ? {} : { PolicyArns: params.policyArns.map((arn) => ({ arn })) }),
         ...(params.providerId === undefined ? {} : { ProviderId: params.providerId }),
       }),
-      { abortSignal: controller.signal },
-    );
+      { abortSignal },
+    ));
   } catch (error) {
     throw stsError(error, token, params.roleArn, endpoint ?? new URL(`https://sts.${region}.amazonaws.com/`));
-  } finally {
-    clearTimeout(timer);
   }
   const c = output.Credentials;
   if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !(c.Expiration instanceof Date) || Number.isNaN(c.Expiration.getTime())) {
@@ -140,7 +113,7 @@ function wireCode(name: string): string {
   return WIRE_CODES.get(name.replace(/Exception$/, "")) ?? name;
 }
 
-function stsError(error: unknown, token: string, roleArn: string, endpoint: URL): KeylessError {
+export function stsError(error: unknown, token: string, roleArn: string, endpoint: URL): KeylessError {
   const e = (error ?? {}) as SdkError;
   const name = wireCode(e.name ?? "Error");
   const status = e.$metadata?.httpStatusCode;

@@ -6,9 +6,17 @@
 import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import { transportOf } from "../core/options.js";
 import { cognitoDeveloperToken } from "../sources/cognito.js";
+import { awsWebIdentityToken } from "../sources/aws-web-identity-token.js";
 import { FederatedCredential, type EntraOptions } from "./federated-credential.js";
 
-export interface FromAwsWorkloadOptions extends EntraOptions {
+interface AwsSourceOptions extends EntraOptions {
+  /** The workload's AWS credentials. Default: the AWS SDK's chain (Lambda environment, ECS/EKS, IMDSv2, ...). */
+  awsCredentials?: AwsCredentialIdentityProvider;
+}
+
+/** The assertion from Cognito `GetOpenIdTokenForDeveloperIdentity` (the default). */
+export interface FromAwsWorkloadCognitoOptions extends AwsSourceOptions {
+  assertionSource?: "cognito";
   /** The Cognito identity pool, e.g. `us-east-1:7c1f0a3e-…` (the federated credential's audience). */
   identityPoolId: string;
   /** The pool's developer provider name. */
@@ -19,11 +27,22 @@ export interface FromAwsWorkloadOptions extends EntraOptions {
   region?: string;
   /** Cognito token lifetime, seconds. Default 900. */
   tokenDurationSeconds?: number;
-  /** The workload's AWS credentials. Default: the AWS SDK's chain (Lambda environment, ECS/EKS, IMDSv2, ...). */
-  awsCredentials?: AwsCredentialIdentityProvider;
   /** Cognito Identity endpoint. Default `AWS_ENDPOINT_URL_COGNITO_IDENTITY`, else the regional one. */
   cognitoEndpoint?: string;
 }
+
+/** The assertion from STS `GetWebIdentityToken` (IAM outbound identity federation, enabled per account). */
+export interface FromAwsWorkloadStsOptions extends AwsSourceOptions {
+  assertionSource: "sts";
+  /** The token's `aud`, and the federated credential's audience. Default `api://AzureADTokenExchange`. */
+  audience?: string;
+  /** STS region (regional endpoints only). Default `AWS_REGION`. */
+  region?: string;
+  /** Token lifetime, seconds, 60 to 3600. Default 300. */
+  tokenDurationSeconds?: number;
+}
+
+export type FromAwsWorkloadOptions = FromAwsWorkloadCognitoOptions | FromAwsWorkloadStsOptions;
 
 /**
  * For `new BlobServiceClient(url, fromAwsWorkload({ tenantId, clientId, identityPoolId, developerProviderName }))`.
@@ -31,6 +50,12 @@ export interface FromAwsWorkloadOptions extends EntraOptions {
  * subject = the Cognito identity id, audience = the identity pool id.
  */
 export function fromAwsWorkload(options: FromAwsWorkloadOptions): FederatedCredential {
+  if (options.assertionSource === "sts") {
+    // The federated credential: issuer = the account's outbound issuer URL, subject = the role's ARN.
+    const audience = options.audience ?? "api://AzureADTokenExchange";
+    const source = awsWebIdentityToken({ ...transportOf(options), audience, ...(options.region ? { region: options.region } : {}), ...(options.tokenDurationSeconds ? { durationSeconds: options.tokenDurationSeconds } : {}), ...(options.awsCredentials ? { awsCredentials: options.awsCredentials } : {}) });
+    return new FederatedCredential({ ...options, assertion: source }, { source: "sts-web-identity-token", audience, region: options.region, credentials: options.awsCredentials ?? "chain", endpoint: process.env["AWS_ENDPOINT_URL_STS"] });
+  }
   const developerUserId = options.developerUserId ?? "keyless-workload";
   const source = cognitoDeveloperToken({
     ...transportOf(options),

@@ -7,7 +7,7 @@
 export { fromGcpWorkload } from "./from-gcp-workload.js";
 export type { FromGcpWorkloadOptions } from "./from-gcp-workload.js";
 export { fromAwsWorkload } from "./from-aws-workload.js";
-export type { FromAwsWorkloadOptions } from "./from-aws-workload.js";
+export type { FromAwsWorkloadOptions, FromAwsWorkloadCognitoOptions, FromAwsWorkloadStsOptions } from "./from-aws-workload.js";
 export { FederatedCredential } from "./federated-credential.js";
 export type { FederatedCredentialOptions, EntraOptions } from "./federated-credential.js";
 export { KeylessError, isKeylessError } from "../core/errors.js";

@@ -6,7 +6,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Clock } from "../core/clock.js";
-import type { IssuerRegistry } from "./issuer.js";
+import type { Issuer, IssuerRegistry } from "./issuer.js";
 import { TokenVerificationError } from "./issuer.js";
 import { json, xmlEscape, type EmulatedRequest, type EmulatedResponse, type Route } from "./service.js";
 import { sha256Hex, verifySigV4, type IssuedAwsCredentials } from "./sigv4-verify.js";
@@ -43,6 +43,8 @@ export interface AwsScenario {
   workloadRoleArn: string;
   /** Lifetime of IMDS/container credentials, seconds. Default 6 hours. */
   workloadCredentialSeconds?: number;
+  /** The account's outbound identity federation issuer (`GetWebIdentityToken`); undefined: the feature is disabled. */
+  outboundIssuer?: string;
 }
 
 const BUILT_IN_PROVIDERS = new Set(["accounts.google.com", "cognito-identity.amazonaws.com", "www.amazon.com", "graph.facebook.com"]);
@@ -84,7 +86,7 @@ function stsError(status: number, code: string, message: string): EmulatedRespon
 }
 
 /** The STS and S3 routes of the emulated AWS. */
-export function awsStsRoutes(scenario: AwsScenario, issuers: IssuerRegistry, keys: AwsKeyStore, clock: Clock, tokens: string[]): Route[] {
+export function awsStsRoutes(scenario: AwsScenario, issuers: IssuerRegistry, keys: AwsKeyStore, clock: Clock, tokens: string[], outbound?: Issuer): Route[] {
   const isForm = (req: EmulatedRequest) => req.method === "POST" && new URLSearchParams(req.body.toString("utf8")).get("Action");
   const routes: Route[] = [
     {
@@ -103,6 +105,30 @@ export function awsStsRoutes(scenario: AwsScenario, issuers: IssuerRegistry, key
           status: 200,
           headers: { "content-type": "text/xml" },
           body: `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>${xmlEscape(c.arn)}</Arn><UserId>AROA:${xmlEscape(c.arn.split("/").pop() ?? "")}</UserId><Account>${c.accountId}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`,
+        };
+      },
+    },
+    {
+      endpoint: "aws.sts.GetWebIdentityToken",
+      match: (req) => isForm(req) === "GetWebIdentityToken",
+      handle: async (req) => {
+        const result = await verifySigV4(toSigV4Input(req), (id) => keys.get(id), clock.now());
+        if (!result.ok || !result.credentials) return stsError(403, result.failure === "expired-key" ? "ExpiredToken" : "SignatureDoesNotMatch", result.message ?? "denied");
+        if (outbound === undefined) return stsError(403, "OutboundWebIdentityFederationDisabledException", "Outbound identity federation is not enabled for this account.");
+        const form = new URLSearchParams(req.body.toString("utf8"));
+        const audiences = [...form.entries()].filter(([k]) => /^Audience\.member\.\d+$/.test(k)).map(([, v]) => v);
+        const duration = Number(form.get("DurationSeconds") ?? 300);
+        if (audiences.length === 0) return stsError(400, "ValidationError", "Audience is required.");
+        if (!Number.isInteger(duration) || duration < 60 || duration > 3600) return stsError(400, "ValidationError", "DurationSeconds must be between 60 and 3600.");
+        if (!["RS256", "ES384"].includes(form.get("SigningAlgorithm") ?? "")) return stsError(400, "ValidationError", "SigningAlgorithm must be RS256 or ES384.");
+        const caller = result.credentials.arn;
+        const role = caller.replace(/^arn:(aws[\w-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.*$/, "arn:$1:iam::$2:role/$3");
+        const token = await outbound.sign({ aud: audiences.length === 1 ? audiences[0] : audiences, sub: role, principal_id: caller }, duration);
+        tokens.push(token);
+        return {
+          status: 200,
+          headers: { "content-type": "text/xml" },
+          body: `<GetWebIdentityTokenResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetWebIdentityTokenResult><WebIdentityToken>${token}</WebIdentityToken><Expiration>${new Date(clock.now() + duration * 1000).toISOString()}</Expiration></GetWebIdentityTokenResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></GetWebIdentityTokenResponse>`,
         };
       },
     },

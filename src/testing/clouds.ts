@@ -66,6 +66,7 @@ export function defaultScenario(): Scenario {
     accountId,
     region: "us-east-1",
     workloadRoleArn: `arn:aws:iam::${accountId}:role/keyless-workload`,
+    outboundIssuer: "https://0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b.tokens.sts.global.api.aws",
     oidcProviders: [{ url: azureIssuerUrl(tenantId), clientIds: ["api://keyless-aws"] }],
     roles: [
       {
@@ -107,6 +108,7 @@ export function defaultScenario(): Scenario {
           { issuer: "https://accounts.google.com", subject: gcp.serviceAccountUniqueId, audiences: ["api://AzureADTokenExchange"] },
           { issuer: "https://cognito-identity.amazonaws.com", subject: cognitoIdentityId(cognitoPool, "keyless-workload"), audiences: [cognitoPool.identityPoolId] },
           { issuer: `https://oidc.prod-aks.azure.com/${tenantId}/00000000-0000-4000-8000-00000000aa55/`, subject: "system:serviceaccount:default:workload", audiences: ["api://AzureADTokenExchange"] },
+          { issuer: "https://0f1e2d3c-4b5a-4978-8a6b-5c4d3e2f1a0b.tokens.sts.global.api.aws", subject: `arn:aws:iam::${accountId}:role/keyless-workload`, audiences: ["api://AzureADTokenExchange"] },
         ],
       },
     ],
@@ -197,6 +199,7 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
   const entraGrants: EntraIssued[] = [];
   const tls = options.tls ?? createTestCertificate(mkdtempSync(join(tmpdir(), "keyless-tls-")));
   const cognitoIssuer = issuers.add(await Issuer.create("https://cognito-identity.amazonaws.com", clock));
+  const outboundIssuer = scenario.aws.outboundIssuer === undefined ? undefined : issuers.add(await Issuer.create(scenario.aws.outboundIssuer, clock));
   let entraUrl = "";
   const services: RunningService[] = [];
   try {
@@ -206,7 +209,7 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
       return service;
     };
     const gcpMetadata = await start("gcp.metadata", gcpMetadataRoutes(scenario.gcp, google, issued), instrumentation);
-    const awsSts = await start("aws.sts", awsStsRoutes(scenario.aws, issuers, awsKeys, clock, issued), instrumentation);
+    const awsSts = await start("aws.sts", awsStsRoutes(scenario.aws, issuers, awsKeys, clock, issued, outboundIssuer), instrumentation);
     const s3 = await start("aws.s3", s3Routes(awsKeys, clock, buckets, s3Signers), instrumentation);
     const awsMetadata = await start("aws.imds", awsWorkloadRoutes(scenario.aws, awsKeys, clock, containerToken), instrumentation);
     const googleApis = await start("google", googleRoutes(scenario.google, scenario.gcp.projectId, issuers, google, awsKeys, clock, googleTokens, issued, awsSubjects, googleApiCallers), instrumentation);

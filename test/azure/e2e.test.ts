@@ -54,6 +54,14 @@ describe("keyless/azure end to end with the real BlobServiceClient on azurite (-
     expect(clouds.entraGrants.at(-1)).toMatchObject({ assertionIssuer: "https://cognito-identity.amazonaws.com" });
   });
 
+  it("AWS → Azure through STS GetWebIdentityToken (outbound identity federation): iss = the account's issuer, sub = the role ARN", async () => {
+    const credential = fromAwsWorkload({ ...ids(), assertionSource: "sts", region: "us-east-1" });
+    expect(await blobRoundTrip(credential, "from-aws-sts")).toBe("hello from keyless");
+    expect(clouds.instrumentation.count("aws.sts.GetWebIdentityToken")).toBe(1);
+    expect(clouds.instrumentation.count("aws.cognito.")).toBe(0);
+    expect(clouds.entraGrants.at(-1)).toMatchObject({ assertionIssuer: clouds.scenario.aws.outboundIssuer, assertionSubject: "arn:aws:iam::111122223333:role/keyless-workload" });
+  });
+
   it("500 concurrent cold getToken calls: one request per upstream step; 1,000 cached calls: none", async () => {
     const credential = fromGcpWorkload(ids());
     const tokens = await Promise.all(Array.from({ length: 500 }, () => credential.getToken("https://storage.azure.com/.default")));

@@ -159,3 +159,54 @@ describe("the metadata servers' own rules", () => {
     expect((await request({ url: `${clouds.urls.azureMetadata}/metadata/identity/oauth2/token?api-version=2018-02-01&resource=x`, step: "t" })).status).toBe(400);
   });
 });
+
+describe("emulated IAM Credentials generateIdToken", () => {
+  it("issues a Google ID token for a bound federated principal, and refuses without a bearer token", async () => {
+    const restore = withEnv(clouds.lambdaEnv());
+    try {
+      const { AwsWorkloadClient } = await import("../../src/gcp/index.js");
+      const federated = new AwsWorkloadClient({ audience: clouds.scenario.google.pools[0]!.audience, tokenUrl: `${clouds.urls.google}/v1/token`, shareCache: false });
+      const { token } = await federated.getAccessToken();
+      const { request } = await import("../../src/core/http.js");
+      const sa = clouds.scenario.google.serviceAccounts[0]!;
+      const url = `${clouds.urls.google}/v1/projects/-/serviceAccounts/${sa.email}:generateIdToken`;
+      const ok = await request({ url, method: "POST", step: "t", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ audience: "https://example.com", includeEmail: true }) });
+      expect(ok.status).toBe(200);
+      expect(decodeJwt((JSON.parse(ok.body.toString()) as { token: string }).token)).toMatchObject({ iss: "https://accounts.google.com", aud: "https://example.com", sub: sa.uniqueId, email: sa.email });
+      expect((await request({ url, method: "POST", step: "t", body: "{}" })).status).toBe(401);
+    } finally {
+      restore();
+    }
+  });
+});
+
+describe("the emulated clouds shut down cleanly", () => {
+  it("leave no handle open: a process that starts and closes them exits by itself", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const { distPath } = await import("../helpers.js");
+    const code = `const { startEmulatedClouds } = await import(${JSON.stringify(distPath("testing.js"))}); const c = await startEmulatedClouds(); await fetchLike(c); await c.close(); console.log("closed");
+      async function fetchLike(c) { const http = await import("node:http"); await new Promise((r) => http.get(c.urls.gcpMetadata + "/computeMetadata/v1/project/project-id", { headers: { "metadata-flavor": "Google" } }, (res) => { res.resume(); res.on("end", r); })); }`;
+    const started = Date.now();
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", timeout: 20_000 });
+    expect(r.stdout.trim()).toBe("closed");
+    expect(r.status).toBe(0);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});
+
+describe("KEYLESS_DEBUG", () => {
+  it("prints refresh events to stderr, with no secret", async () => {
+    const { spawn } = await import("node:child_process");
+    const { distPath } = await import("../helpers.js");
+    const code = `const { fromGcpWorkload } = await import(${JSON.stringify(distPath("aws.js"))}); const c = await fromGcpWorkload({ roleArn: "arn:aws:iam::111122223333:role/keyless-from-gcp", region: "us-east-1" })(); console.log(c.accessKeyId);`;
+    // Asynchronously: the emulators answer from this process.
+    const child = spawn(process.execPath, ["--input-type=module", "-e", code], { env: { ...process.env, KEYLESS_DEBUG: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const r = { stderr: "", status: null as number | null };
+    child.stderr.on("data", (d: Buffer) => (r.stderr += d.toString()));
+    r.status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stderr.split("\n").filter((l) => l.startsWith("keyless {"));
+    expect(lines.map((l) => (JSON.parse(l.slice(8)) as { type: string }).type)).toEqual(["refresh-start", "refresh-success"]);
+    for (const secret of clouds.secrets()) expect(r.stderr).not.toContain(secret);
+  });
+});
