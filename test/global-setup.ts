@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createTestCertificate } from "../src/testing/tls.js";
 
 /** Runs once before any worker starts: NODE_EXTRA_CA_CERTS is read only at process start. */
@@ -11,16 +11,21 @@ export default function setup(): () => void {
   const secretsDir = join(process.cwd(), ".tmp", "secrets");
   rmSync(secretsDir, { recursive: true, force: true });
   mkdirSync(secretsDir, { recursive: true });
-  let reported = false;
   return () => {
-    if (reported) return;
-    reported = true;
+    // Each vitest project runs this teardown: report once.
+    const marker = join(secretsDir, ".reported");
+    try {
+      readFileSync(marker);
+      return;
+    } catch {
+      writeFileSync(marker, "");
+    }
     // The whole suite's leak check, summed over every test file (test/setup-secrets.ts).
     let texts = 0;
     let secrets = 0;
     let hits = 0;
     let files = 0;
-    for (const f of readdirSync(secretsDir)) {
+    for (const f of readdirSync(secretsDir).filter((name) => name.endsWith(".json"))) {
       const r = JSON.parse(readFileSync(join(secretsDir, f), "utf8")) as { texts: number; secrets: number; hits: number };
       texts += r.texts;
       secrets += r.secrets;

@@ -7,6 +7,7 @@ import { KeylessError } from "../core/errors.js";
 import { decodeJwt } from "../core/jwt.js";
 import { parseJsonObject, request, retryAfterMs, type HttpResponse, type TransportOptions } from "../core/http.js";
 import type { TokenRequest, TokenSource } from "./types.js";
+import { transportOf } from "../core/options.js";
 
 export interface AzureManagedIdentityOptions extends TransportOptions {
   /** The resource (App ID URI) to get a token for, e.g. `api://my-aws-federation`. Its `aud` claim. */
@@ -131,4 +132,28 @@ function tokenFrom(response: HttpResponse, step: string): string {
   }
   decodeJwt(token, step);
   return token;
+}
+
+/** How a target's options pick and reach a managed identity (the same four options everywhere). */
+export interface ManagedIdentityChoice {
+  /** A user-assigned managed identity's client id. Default: the system-assigned identity (or the only one). */
+  managedIdentityClientId?: string;
+  /** A user-assigned managed identity's object (principal) id. */
+  managedIdentityObjectId?: string;
+  /** A user-assigned managed identity's ARM resource id. */
+  managedIdentityResourceId?: string;
+  /** IMDS base URL. Default `AZURE_POD_IDENTITY_AUTHORITY_HOST`, else `http://169.254.169.254`. */
+  imdsBaseUrl?: string;
+}
+
+/** The managed identity token source for `resource`, and the non-secret key that identifies it for shared caches. */
+export function managedIdentitySource(options: ManagedIdentityChoice & TransportOptions, resource: string): { source: TokenSource; key: Record<string, unknown> } {
+  const identity = {
+    ...(options.managedIdentityClientId ? { clientId: options.managedIdentityClientId } : {}),
+    ...(options.managedIdentityObjectId ? { objectId: options.managedIdentityObjectId } : {}),
+    ...(options.managedIdentityResourceId ? { resourceId: options.managedIdentityResourceId } : {}),
+    ...(options.imdsBaseUrl ? { imdsBaseUrl: options.imdsBaseUrl } : {}),
+  };
+  const source = azureManagedIdentityToken({ ...transportOf(options), resource, ...identity });
+  return { source, key: { source: "azure-managed-identity", resource, ...identity, endpoint: process.env["IDENTITY_ENDPOINT"] ?? options.imdsBaseUrl ?? process.env["AZURE_POD_IDENTITY_AUTHORITY_HOST"] } };
 }

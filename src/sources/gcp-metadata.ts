@@ -6,6 +6,7 @@ import { KeylessError } from "../core/errors.js";
 import { decodeJwt } from "../core/jwt.js";
 import { request, retryAfterMs, type TransportOptions } from "../core/http.js";
 import type { TokenRequest, TokenSource } from "./types.js";
+import { transportOf } from "../core/options.js";
 
 export interface GcpIdentityTokenOptions extends TransportOptions {
   /** The `aud` claim to ask for. */
@@ -78,4 +79,18 @@ export function gcpIdentityToken(options: GcpIdentityTokenOptions): TokenSource 
     decodeJwt(token, STEP);
     return token;
   };
+}
+
+/** How a target's options reach the metadata server (the same options everywhere). */
+export interface GcpMetadataChoice {
+  /** Metadata server `host[:port]`. Default `GCE_METADATA_HOST`, else `metadata.google.internal`. */
+  metadataHost?: string;
+  /** Service account to speak for. Default `default`. */
+  serviceAccount?: string;
+}
+
+/** The Google ID token source for `audience`, and the non-secret key that identifies it for shared caches. */
+export function gcpIdentitySource(options: GcpMetadataChoice & TransportOptions, audience: string): { source: TokenSource; key: Record<string, unknown> } {
+  const source = gcpIdentityToken({ ...transportOf(options), audience, ...(options.metadataHost ? { metadataHost: options.metadataHost } : {}), ...(options.serviceAccount ? { serviceAccount: options.serviceAccount } : {}) });
+  return { source, key: { source: "gcp-metadata", audience, metadataHost: gcpMetadataHost(options.metadataHost), serviceAccount: options.serviceAccount } };
 }

@@ -14,7 +14,7 @@ import { Issuer, IssuerRegistry } from "./issuer.js";
 import { cognitoIdentityId, cognitoRoutes, type CognitoScenario } from "./cognito.js";
 import { entraRoutes, type EntraIssued, type EntraScenario } from "./entra.js";
 import { createTestCertificate, type TestCertificate } from "./tls.js";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Instrumentation, startService, type RunningService } from "./service.js";
@@ -164,6 +164,12 @@ export interface EmulatedClouds {
   s3Signers: { accessKeyIds: string[] };
   /** Every token, key and secret the emulators issued (leak checks). */
   secrets(): string[];
+  /**
+   * Writes an AKS-style workload identity token (the default scenario's cluster issuer and service
+   * account, audience `api://AzureADTokenExchange`) to `path`, as the kubelet projects it, and returns
+   * the environment AKS sets for the pod: `AZURE_FEDERATED_TOKEN_FILE`, `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_AUTHORITY_HOST`.
+   */
+  writeWorkloadIdentityTokenFile(path: string, lifetimeSeconds?: number): Promise<Record<string, string>>;
   /** Signs a token as an arbitrary OIDC issuer (registered on first use), e.g. a Kubernetes service account token. */
   signAs(iss: string, claims: Record<string, unknown>, lifetimeSeconds?: number): Promise<string>;
   close(): Promise<void>;
@@ -276,6 +282,16 @@ export async function startEmulatedClouds(options: EmulatedCloudsOptions = {}): 
       appServiceEnv: { IDENTITY_ENDPOINT: `${azureMetadata.url}/msi/token`, IDENTITY_HEADER: identityHeader },
       s3Signers,
       secrets: () => [...issued, ...awsKeys.secrets(), containerToken, identityHeader],
+      writeWorkloadIdentityTokenFile: async (path, lifetimeSeconds) => {
+        const app = scenario.entra.applications[0];
+        const fic = app?.federatedCredentials.find((f) => f.issuer.startsWith("https://oidc.prod-aks.azure.com/"));
+        if (app === undefined || fic === undefined) throw new Error("the scenario has no AKS federated credential");
+        const issuer = issuers.get(fic.issuer) ?? issuers.add(await Issuer.create(fic.issuer, clock));
+        const token = await issuer.sign({ aud: "api://AzureADTokenExchange", sub: fic.subject, "kubernetes.io": { namespace: "default", serviceaccount: { name: "workload" } } }, lifetimeSeconds ?? 3600);
+        issued.push(token);
+        writeFileSync(path, token, { mode: 0o600 });
+        return { AZURE_FEDERATED_TOKEN_FILE: path, AZURE_CLIENT_ID: app.clientId, AZURE_TENANT_ID: scenario.azure.tenantId, AZURE_AUTHORITY_HOST: entraService.url };
+      },
       signAs: async (iss, claims, lifetimeSeconds) => {
         const issuer = issuers.get(iss) ?? issuers.add(await Issuer.create(iss, clock));
         const token = await issuer.sign(claims, lifetimeSeconds);

@@ -104,16 +104,19 @@ describe("keyless/azure end to end with the real BlobServiceClient on azurite (-
     await expect(pending).rejects.toMatchObject({ code: "ERR_ABORTED" });
   });
 
-  it("a token file (AKS workload identity) is re-read before each exchange", async () => {
-    const { mkdtempSync, writeFileSync } = await import("node:fs");
+  it("a token file (AKS workload identity) is re-read before each exchange; tenant and client from the environment", async () => {
+    const { mkdtempSync } = await import("node:fs");
     const { join } = await import("node:path");
     const { tmpdir } = await import("node:os");
-    const file = join(mkdtempSync(join(tmpdir(), "keyless-aks-")), "token");
-    const aks = app().federatedCredentials[2]!;
-    writeFileSync(file, await clouds.signAs(aks.issuer, { aud: "api://AzureADTokenExchange", sub: aks.subject }));
-    const credential = new FederatedCredential({ ...ids(), assertion: file });
-    await credential.getToken("https://storage.azure.com/.default");
-    expect(clouds.entraGrants.at(-1)?.assertionSubject).toBe("system:serviceaccount:default:workload");
+    const env = await clouds.writeWorkloadIdentityTokenFile(join(mkdtempSync(join(tmpdir(), "keyless-aks-")), "token"));
+    const restore = withEnv(env);
+    try {
+      const credential = new FederatedCredential({ assertion: env["AZURE_FEDERATED_TOKEN_FILE"]! });
+      expect(await blobRoundTrip(credential, "from-aks")).toBe("hello from keyless");
+      expect(clouds.entraGrants.at(-1)?.assertionSubject).toBe("system:serviceaccount:default:workload");
+    } finally {
+      restore();
+    }
   });
 });
 
