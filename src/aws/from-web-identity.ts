@@ -10,6 +10,7 @@ import { KeylessError } from "../core/errors.js";
 import { cacheKey, RefreshingCache, sharedCache } from "../core/refresh.js";
 import { refreshOptionsOf, transportOf, type CommonCredentialOptions } from "../core/options.js";
 import { tokenFile } from "../sources/token-file.js";
+import { assertFresh } from "../core/jwt.js";
 import type { TokenSource } from "../sources/types.js";
 import { assumeRoleWithWebIdentity, stsEndpoint } from "./sts.js";
 
@@ -109,6 +110,7 @@ export function webIdentityProvider(options: AssumeRoleOptions, source: TokenSou
         new RefreshingCache<AwsTemporaryCredentials>(
           async () => {
             const jwt = await source();
+            assertFresh(jwt, clock.now(), "web-identity-token");
             const assumed = await assumeRoleWithWebIdentity(params, jwt, region, endpoint, transport, () => clock.now());
             return { value: assumed.credentials, expiresAt: assumed.expiresAt };
           },

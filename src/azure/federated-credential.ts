@@ -7,7 +7,7 @@ import type { AccessToken, GetTokenOptions, TokenCredential } from "@azure/core-
 import { systemClock } from "../core/clock.js";
 import { KeylessError } from "../core/errors.js";
 import { assertEndpointAllowed } from "../core/http.js";
-import { decodeJwt } from "../core/jwt.js";
+import { assertFresh } from "../core/jwt.js";
 import { refreshOptionsOf, transportOf, type CommonCredentialOptions } from "../core/options.js";
 import { cacheKey, RefreshingCache, sharedCache } from "../core/refresh.js";
 import { tokenFile } from "../sources/token-file.js";
@@ -32,7 +32,6 @@ export interface FederatedCredentialOptions extends EntraOptions {
 
 const TENANT = /^[0-9A-Za-z.-]{1,100}$/;
 const CLIENT = /^[0-9a-fA-F-]{36}$/;
-const ASSERTION_MARGIN_MS = 30_000;
 
 /** `TokenCredential` for `new BlobServiceClient(url, credential)` and every Azure SDK client. */
 export class FederatedCredential implements TokenCredential {
@@ -104,10 +103,7 @@ export class FederatedCredential implements TokenCredential {
     const clock = this.#options.clock ?? systemClock;
     // A fresh assertion for every exchange, never one past (or about to pass) its exp.
     const assertion = await this.#source();
-    const exp = decodeJwt(assertion, "azure-assertion").exp;
-    if (typeof exp === "number" && exp * 1000 <= clock.now() + ASSERTION_MARGIN_MS) {
-      throw new KeylessError("ERR_TOKEN_EXPIRED", "The assertion source returned a token that is expired or about to expire.", { step: "azure-assertion", retryable: true, maxAttempts: 2, hint: "Check the token source (a token file not being rotated?) and this machine's clock." });
-    }
+    assertFresh(assertion, clock.now(), "azure-assertion");
     const t = await exchangeAssertion({ authorityHost: this.authorityHost, tenantId: tenant, clientId: this.clientId, scopes: scopeKey.split(" "), assertion, ...(claims ? { claims } : {}) }, transportOf(this.#options), () => clock.now());
     return { value: { token: t.token, expiresOnTimestamp: t.expiresAt, tokenType: "Bearer", ...(t.refreshAt ? { refreshAfterTimestamp: t.refreshAt } : {}) }, expiresAt: t.expiresAt };
   }

@@ -48,3 +48,19 @@ export function describeClaims(claims: JwtClaims): Record<string, unknown> {
   }
   return out;
 }
+
+/**
+ * Throws `ERR_TOKEN_EXPIRED` (retryable once) when `token` expires within `marginMs` of `now`: a
+ * subject token or assertion is never sent when the other side would reject it as expired.
+ */
+export function assertFresh(token: string, now: number, step: string, marginMs = 30_000): void {
+  const expiresAt = jwtExpiresAt(token, step);
+  if (expiresAt !== undefined && expiresAt <= now + marginMs) {
+    throw new KeylessError("ERR_TOKEN_EXPIRED", `The token source returned a token that ${expiresAt <= now ? "has expired" : "is about to expire"} (${new Date(expiresAt).toISOString()}).`, {
+      step,
+      retryable: true,
+      maxAttempts: 2,
+      hint: "Check the token source (a token file not being rotated?) and this machine's clock.",
+    });
+  }
+}

@@ -7,6 +7,7 @@ import { KeylessError } from "../core/errors.js";
 import { transportOf } from "../core/options.js";
 import type { TransportOptions } from "../core/http.js";
 import { systemClock } from "../core/clock.js";
+import { assertFresh } from "../core/jwt.js";
 import { CLOUD_PLATFORM_SCOPE, exchangeToken, impersonate, type GoogleAccessToken } from "./google-sts.js";
 import { impersonationUrl, KeylessAuthClient, type GoogleClientOptions } from "./keyless-auth-client.js";
 
@@ -59,6 +60,7 @@ export class WorkloadIdentityClient extends KeylessAuthClient {
     const pool = options.audience.replace(/^\/\/iam\.[^/]+\//, "").replace(/\/providers\/[^/]+$/, "");
     const fetch = async (): Promise<GoogleAccessToken> => {
       const s = await subject();
+      if (s.type !== "urn:ietf:params:aws:token-type:aws4_request") assertFresh(s.token, clock.now(), "subject-token");
       const withCaller = async (error: unknown): Promise<never> => {
         if (error instanceof KeylessError && (error.code === "ERR_GOOGLE_STS_REJECTED" || error.code === "ERR_IMPERSONATION_DENIED")) {
           const [caller, principal] = await Promise.all([s.caller?.().catch(() => undefined), s.principalHint?.().catch(() => undefined)]);

@@ -79,9 +79,18 @@ describe("STS error table (PROTOCOLS.md §2)", () => {
     expect(clouds.instrumentation.count("gcp.metadata.identity")).toBe(2);
   });
 
-  it("an expired web identity token ends as ERR_STS_EXPIRED_TOKEN after one retry", async () => {
-    const token = () => clouds.signAs("https://accounts.google.com", { aud: "sts.amazonaws.com", azp: clouds.scenario.gcp.serviceAccountUniqueId, sub: clouds.scenario.gcp.serviceAccountUniqueId }, -60);
+  it("an expired web identity token is never sent: ERR_TOKEN_EXPIRED after one fresh fetch, no STS call", async () => {
+    let fetched = 0;
+    const token = () => (fetched++, clouds.signAs("https://accounts.google.com", { aud: "sts.amazonaws.com", azp: clouds.scenario.gcp.serviceAccountUniqueId, sub: clouds.scenario.gcp.serviceAccountUniqueId }, -60));
     const error = await failure(fromWebIdentity({ roleArn: ROLE, token, ...fast })());
+    expect(error.code).toBe("ERR_TOKEN_EXPIRED");
+    expect(fetched).toBe(2);
+    expect(clouds.instrumentation.count(STS)).toBe(0);
+  });
+
+  it("STS's own ExpiredTokenException (its clock ahead of the token's issuer) ends as ERR_STS_EXPIRED_TOKEN after one retry", async () => {
+    injectSts(400, "ExpiredTokenException", Infinity);
+    const error = await failure(fromGcpWorkload({ roleArn: ROLE, ...fast })());
     expect(error.code).toBe("ERR_STS_EXPIRED_TOKEN");
     expect(clouds.instrumentation.count(STS)).toBe(2);
   });

@@ -142,27 +142,54 @@ describe.each(DIRECTIONS)("faults: $name", (direction) => {
   });
 });
 
-describe("success answers that are wrong", () => {
+describe("success answers that are wrong, at every upstream", () => {
+  const fakeJwt = (claims: Record<string, unknown>) => `${Buffer.from('{"alg":"RS256"}').toString("base64url")}.${Buffer.from(JSON.stringify({ iss: "https://issuer.example", sub: "s", aud: "a", ...claims })).toString("base64url")}.c2ln`;
+  const past = Math.floor(Date.now() / 1000) - 60;
+  const now = Math.floor(Date.now() / 1000);
   const stsSuccess = (expiration: string, withToken = true) =>
     `<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult><AssumedRoleUser><Arn>arn:aws:sts::111122223333:assumed-role/r/s</Arn><AssumedRoleId>AROA:s</AssumedRoleId></AssumedRoleUser><Credentials><AccessKeyId>ASIAFAKE</AccessKeyId><SecretAccessKey>x</SecretAccessKey>${withToken ? "<SessionToken>t</SessionToken>" : ""}<Expiration>${expiration}</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>`;
+  const xml = { "content-type": "text/xml" };
+  const flavor = { "metadata-flavor": "Google" };
   const cases: Array<[string, number, string, Fault, RegExp]> = [
-    ["STS credentials that already expired", 0, "aws.sts.AssumeRoleWithWebIdentity", { status: 200, body: stsSuccess("2001-01-01T00:00:00Z"), headers: { "content-type": "text/xml" } }, /ERR_CREDENTIALS_EXPIRED/],
-    ["STS answer without a session token", 0, "aws.sts.AssumeRoleWithWebIdentity", { status: 200, body: stsSuccess("2099-01-01T00:00:00Z", false), headers: { "content-type": "text/xml" } }, /ERR_RESPONSE_MALFORMED/],
-    ["Google STS expires_in 0", 2, "google.sts.token", { status: 200, body: JSON.stringify({ access_token: "ya29.x", expires_in: 0, token_type: "Bearer" }) }, /ERR_CREDENTIALS_EXPIRED/],
-    ["Google STS expires_in negative", 2, "google.sts.token", { status: 200, body: JSON.stringify({ access_token: "ya29.x", expires_in: -30, token_type: "Bearer" }) }, /ERR_CREDENTIALS_EXPIRED/],
-    ["Google STS without access_token", 2, "google.sts.token", { status: 200, body: JSON.stringify({ token_type: "Bearer" }) }, /ERR_RESPONSE_MALFORMED/],
-    ["IAM Credentials without expireTime", 2, "google.iam.generateAccessToken", { status: 200, body: JSON.stringify({ accessToken: "ya29.y" }) }, /ERR_RESPONSE_MALFORMED/],
-    ["Entra expires_in negative", 4, "azure.entra.token", { status: 200, body: JSON.stringify({ token_type: "Bearer", access_token: "eyJ.x.y", expires_in: -5 }) }, /ERR_CREDENTIALS_EXPIRED/],
-    ["Entra without access_token", 4, "azure.entra.token", { status: 200, body: JSON.stringify({ token_type: "Bearer", expires_in: 3599 }) }, /ERR_RESPONSE_MALFORMED/],
-    ["Azure IMDS without access_token", 1, "azure.imds.token", { status: 200, body: JSON.stringify({ expires_in: "3600" }) }, /ERR_RESPONSE_MALFORMED/],
-    ["Cognito without Token", 5, "aws.cognito.GetOpenIdTokenForDeveloperIdentity", { status: 200, body: JSON.stringify({ IdentityId: "x" }) }, /ERR_RESPONSE_MALFORMED/],
+    // GCP metadata (its answer is the JWT itself)
+    ["metadata: an already-expired ID token", 0, "gcp.metadata.identity", { status: 200, body: fakeJwt({ exp: past }), headers: flavor }, /ERR_TOKEN_EXPIRED/],
+    ["metadata: an ID token expiring now (lifetime 0)", 4, "gcp.metadata.identity", { status: 200, body: fakeJwt({ exp: now }), headers: flavor }, /ERR_TOKEN_EXPIRED/],
+    ["metadata: an empty body", 0, "gcp.metadata.identity", { status: 200, body: "", headers: flavor }, /ERR_RESPONSE_MALFORMED/],
+    // Azure IMDS
+    ["IMDS: an already-expired token", 1, "azure.imds.token", { status: 200, body: JSON.stringify({ access_token: fakeJwt({ exp: past }), expires_in: "0" }) }, /ERR_TOKEN_EXPIRED/],
+    ["IMDS: a token expiring now (expires_in 0)", 3, "azure.imds.token", { status: 200, body: JSON.stringify({ access_token: fakeJwt({ exp: now }), expires_in: "0" }) }, /ERR_TOKEN_EXPIRED/],
+    ["IMDS: no access_token", 1, "azure.imds.token", { status: 200, body: JSON.stringify({ expires_in: "3600" }) }, /ERR_RESPONSE_MALFORMED/],
+    // AWS STS
+    ["STS: credentials that already expired", 0, "aws.sts.AssumeRoleWithWebIdentity", { status: 200, body: stsSuccess("2001-01-01T00:00:00Z"), headers: xml }, /ERR_CREDENTIALS_EXPIRED/],
+    ["STS: credentials expiring now (lifetime 0)", 1, "aws.sts.AssumeRoleWithWebIdentity", { status: 200, body: stsSuccess(new Date(Date.now() - 1).toISOString()), headers: xml }, /ERR_CREDENTIALS_EXPIRED/],
+    ["STS: no session token", 0, "aws.sts.AssumeRoleWithWebIdentity", { status: 200, body: stsSuccess("2099-01-01T00:00:00Z", false), headers: xml }, /ERR_RESPONSE_MALFORMED/],
+    // Google STS
+    ["Google STS: expires_in 0", 2, "google.sts.token", { status: 200, body: JSON.stringify({ access_token: "ya29.x", expires_in: 0, token_type: "Bearer" }) }, /ERR_CREDENTIALS_EXPIRED/],
+    ["Google STS: expires_in negative", 3, "google.sts.token", { status: 200, body: JSON.stringify({ access_token: "ya29.x", expires_in: -30, token_type: "Bearer" }) }, /ERR_CREDENTIALS_EXPIRED/],
+    ["Google STS: no access_token", 2, "google.sts.token", { status: 200, body: JSON.stringify({ token_type: "Bearer" }) }, /ERR_RESPONSE_MALFORMED/],
+    // IAM Credentials
+    ["IAM Credentials: an expireTime in the past", 2, "google.iam.generateAccessToken", { status: 200, body: JSON.stringify({ accessToken: "ya29.y", expireTime: "2001-01-01T00:00:00Z" }) }, /ERR_CREDENTIALS_EXPIRED/],
+    ["IAM Credentials: no expireTime", 3, "google.iam.generateAccessToken", { status: 200, body: JSON.stringify({ accessToken: "ya29.y" }) }, /ERR_RESPONSE_MALFORMED/],
+    // Cognito
+    ["Cognito: an already-expired token", 5, "aws.cognito.GetOpenIdTokenForDeveloperIdentity", { status: 200, body: JSON.stringify({ IdentityId: "x", Token: fakeJwt({ exp: past }) }) }, /ERR_TOKEN_EXPIRED/],
+    ["Cognito: no Token", 5, "aws.cognito.GetOpenIdTokenForDeveloperIdentity", { status: 200, body: JSON.stringify({ IdentityId: "x" }) }, /ERR_RESPONSE_MALFORMED/],
+    // Entra
+    ["Entra: expires_in 0", 4, "azure.entra.token", { status: 200, body: JSON.stringify({ token_type: "Bearer", access_token: "eyJ.x.y", expires_in: 0 }) }, /ERR_CREDENTIALS_EXPIRED/],
+    ["Entra: expires_in negative", 5, "azure.entra.token", { status: 200, body: JSON.stringify({ token_type: "Bearer", access_token: "eyJ.x.y", expires_in: -5 }) }, /ERR_CREDENTIALS_EXPIRED/],
+    ["Entra: no access_token", 4, "azure.entra.token", { status: 200, body: JSON.stringify({ token_type: "Bearer", expires_in: 3599 }) }, /ERR_RESPONSE_MALFORMED/],
   ];
-  it.each(cases)("%s: a typed error, never a credential", async (_name, index, upstream, fault, code) => {
+  it.each(cases)("%s: a typed error, never a credential, bounded attempts", async (_name, index, upstream, fault, code) => {
     clouds.instrumentation.inject(upstream, { ...fault, times: Infinity });
     const r = await attempt(DIRECTIONS[index]!);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.code).toMatch(code);
+    expect(clouds.instrumentation.count(upstream)).toBeGreaterThanOrEqual(1);
     expect(clouds.instrumentation.count(upstream)).toBeLessThanOrEqual(MAX_ATTEMPTS);
+    // Nothing downstream of a token source ever saw the bad token.
+    if (code.source.includes("TOKEN_EXPIRED")) {
+      const downstream = DIRECTIONS[index]!.upstreams.slice(DIRECTIONS[index]!.upstreams.indexOf(upstream) + 1);
+      for (const d of downstream) expect(clouds.instrumentation.count(d), d).toBe(0);
+    }
   });
 });
 
