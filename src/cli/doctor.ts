@@ -52,14 +52,32 @@ async function detect(): Promise<DoctorReport["environment"]> {
   };
 }
 
+/** Every direction configured here: `--to`, else each target whose environment variables are set. */
+function configuredTargets(flags: Flags): string[] {
+  const to = flag(flags, "to");
+  if (to !== undefined) return [to];
+  return [
+    ...(process.env["AWS_ROLE_ARN"] ? ["aws"] : []),
+    ...(process.env["GOOGLE_APPLICATION_CREDENTIALS"] ? ["gcp"] : []),
+    ...(process.env["AZURE_CLIENT_ID"] && process.env["AZURE_TENANT_ID"] ? ["azure"] : []),
+  ];
+}
+
 export async function doctor(flags: Flags): Promise<DoctorReport> {
+  const targets = configuredTargets(flags);
+  if (targets.length === 0) throw new KeylessError("ERR_CONFIG", "Nothing to check: pass --to aws|gcp|azure with its options, or set AWS_ROLE_ARN, GOOGLE_APPLICATION_CREDENTIALS or AZURE_CLIENT_ID and AZURE_TENANT_ID.", { step: "cli" });
   const environment = await detect();
   const steps: DoctorStep[] = [];
   const requirements: Record<string, string[]> = {};
-  const to = flag(flags, "to") ?? (process.env["AWS_ROLE_ARN"] ? "aws" : process.env["GOOGLE_APPLICATION_CREDENTIALS"] ? "gcp" : process.env["AZURE_CLIENT_ID"] ? "azure" : undefined);
-  if (to === undefined) throw new KeylessError("ERR_CONFIG", "Nothing to check: pass --to aws|gcp|azure with its options, or set AWS_ROLE_ARN, GOOGLE_APPLICATION_CREDENTIALS or AZURE_CLIENT_ID.", { step: "cli" });
-  const from = flag(flags, "from") ?? (to !== "gcp" && environment.gcp ? "gcp" : to !== "azure" && environment.azure ? "azure" : to !== "aws" && environment.aws ? "aws" : undefined);
-  if (from === undefined) throw new KeylessError("ERR_CONFIG", "Could not tell where this runs (no metadata server answered): pass --from gcp|azure|aws.", { step: "cli" });
+  for (const to of targets) {
+    const from = flag(flags, "from") ?? (to !== "gcp" && environment.gcp ? "gcp" : to !== "azure" && environment.azure ? "azure" : to !== "aws" && environment.aws ? "aws" : undefined);
+    if (from === undefined) throw new KeylessError("ERR_CONFIG", "Could not tell where this runs (no metadata server answered): pass --from gcp|azure|aws.", { step: "cli" });
+    await checkDirection(from, to, flags, steps, requirements);
+  }
+  return { environment, steps, requirements, ok: steps.every((s) => s.ok) };
+}
+
+async function checkDirection(from: string, to: string, flags: Flags, steps: DoctorStep[], requirements: Record<string, string[]>): Promise<void> {
   const direction = `${from} → ${to}`;
   const run = async <T>(step: string, fn: () => Promise<T>, describe: (value: T) => Record<string, unknown>): Promise<T | undefined> => {
     const started = performance.now();
@@ -122,7 +140,6 @@ export async function doctor(flags: Flags): Promise<DoctorReport> {
   } else {
     throw new KeylessError("ERR_CONFIG", `--to must be aws, gcp or azure (got ${JSON.stringify(to)}).`, { step: "cli" });
   }
-  return { environment, steps, requirements, ok: steps.every((s) => s.ok) };
 }
 
 export function formatDoctor(report: DoctorReport): string {

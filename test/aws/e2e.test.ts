@@ -1,32 +1,18 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { fromAzureWorkload, fromGcpWorkload, type KeylessAwsCredentialProvider } from "../../src/aws/index.js";
 import { clearSharedCaches } from "../../src/core/refresh.js";
 import { decodeJwt } from "../../src/core/jwt.js";
-import { startEmulatedClouds, type EmulatedClouds } from "../../src/testing/index.js";
 import { withEnv } from "../env.js";
+import { useEmulatedClouds } from "../clouds.js";
 
-let clouds: EmulatedClouds;
-let restoreEnv: () => void;
-beforeAll(async () => {
-  clouds = await startEmulatedClouds();
-  restoreEnv = withEnv(clouds.env);
-});
-afterAll(async () => {
-  restoreEnv?.();
-  await clouds.close();
-});
-beforeEach(() => {
-  clearSharedCaches();
-  clouds.instrumentation.resetCounts();
-  clouds.instrumentation.clearFaults();
-});
+const ctx = useEmulatedClouds();
 
 const GCP_ROLE = "arn:aws:iam::111122223333:role/keyless-from-gcp";
 const AZURE_ROLE = "arn:aws:iam::111122223333:role/keyless-from-azure";
 
 function s3(credentials: KeylessAwsCredentialProvider): S3Client {
-  return new S3Client({ region: "us-east-1", endpoint: clouds.urls.s3, forcePathStyle: true, credentials, maxAttempts: 1 });
+  return new S3Client({ region: "us-east-1", endpoint: ctx.clouds.urls.s3, forcePathStyle: true, credentials, maxAttempts: 1 });
 }
 
 async function roundTrip(client: S3Client, bucket: string): Promise<string> {
@@ -41,14 +27,14 @@ describe("keyless/aws end to end with the real S3Client", () => {
     const client = s3(fromGcpWorkload({ roleArn: GCP_ROLE }));
     expect(await roundTrip(client, "from-gcp")).toBe("hello from keyless");
 
-    const counts = clouds.instrumentation.counts();
+    const counts = ctx.clouds.instrumentation.counts();
     expect(counts["gcp.metadata.identity"]).toBe(1);
     expect(counts["aws.sts.AssumeRoleWithWebIdentity"]).toBe(1);
     expect(counts["aws.s3.PutObject"]).toBe(1);
     // Every S3 request was signed with the one key STS issued for the role session.
-    const keys = new Set(clouds.s3Signers.accessKeyIds.slice(-3));
+    const keys = new Set(ctx.clouds.s3Signers.accessKeyIds.slice(-3));
     expect(keys.size).toBe(1);
-    const issued = clouds.awsKeys.get([...keys][0] ?? "");
+    const issued = ctx.clouds.awsKeys.get([...keys][0] ?? "");
     expect(issued?.arn).toMatch(/^arn:aws:sts::111122223333:assumed-role\/keyless-from-gcp\/keyless-/);
   });
 
@@ -57,26 +43,26 @@ describe("keyless/aws end to end with the real S3Client", () => {
     const credentials = await provider();
     expect(credentials.accountId).toBe("111122223333");
     expect(credentials.expiration.getTime()).toBeGreaterThan(Date.now() + 50 * 60_000);
-    const token = clouds.secrets().find((s) => s.startsWith("eyJ") && decodeJwt(s).aud === "sts.amazonaws.com");
+    const token = ctx.clouds.secrets().find((s) => s.startsWith("eyJ") && decodeJwt(s).aud === "sts.amazonaws.com");
     expect(token).toBeDefined();
     const claims = decodeJwt(token ?? "");
-    expect(claims).toMatchObject({ iss: "https://accounts.google.com", azp: clouds.scenario.gcp.serviceAccountUniqueId, sub: clouds.scenario.gcp.serviceAccountUniqueId, email: clouds.scenario.gcp.serviceAccountEmail });
+    expect(claims).toMatchObject({ iss: "https://accounts.google.com", azp: ctx.clouds.scenario.gcp.serviceAccountUniqueId, sub: ctx.clouds.scenario.gcp.serviceAccountUniqueId, email: ctx.clouds.scenario.gcp.serviceAccountEmail });
   });
 
   it("Azure → AWS (VM IMDS): puts and gets an object", async () => {
     const client = s3(fromAzureWorkload({ roleArn: AZURE_ROLE, resource: "api://keyless-aws" }));
     expect(await roundTrip(client, "from-azure")).toBe("hello from keyless");
-    expect(clouds.instrumentation.count("azure.imds.token")).toBe(1);
-    expect(clouds.instrumentation.count("aws.sts.AssumeRoleWithWebIdentity")).toBe(1);
+    expect(ctx.clouds.instrumentation.count("azure.imds.token")).toBe(1);
+    expect(ctx.clouds.instrumentation.count("aws.sts.AssumeRoleWithWebIdentity")).toBe(1);
   });
 
   it("Azure → AWS (App Service identity endpoint): puts and gets an object", async () => {
-    const restore = withEnv(clouds.appServiceEnv);
+    const restore = withEnv(ctx.clouds.appServiceEnv);
     try {
       const client = s3(fromAzureWorkload({ roleArn: AZURE_ROLE, resource: "api://keyless-aws" }));
       expect(await roundTrip(client, "from-app-service")).toBe("hello from keyless");
-      expect(clouds.instrumentation.count("azure.appservice.token")).toBe(1);
-      expect(clouds.instrumentation.count("azure.imds.token")).toBe(0);
+      expect(ctx.clouds.instrumentation.count("azure.appservice.token")).toBe(1);
+      expect(ctx.clouds.instrumentation.count("azure.imds.token")).toBe(0);
     } finally {
       restore();
     }
@@ -86,17 +72,17 @@ describe("keyless/aws end to end with the real S3Client", () => {
     const client = s3(fromGcpWorkload({ roleArn: GCP_ROLE }));
     await client.send(new CreateBucketCommand({ Bucket: "concurrent" })).catch(() => undefined);
     clearSharedCaches();
-    clouds.instrumentation.resetCounts();
+    ctx.clouds.instrumentation.resetCounts();
     const cold = s3(fromGcpWorkload({ roleArn: GCP_ROLE }));
     await Promise.all(Array.from({ length: 1_000 }, (_, i) => cold.send(new PutObjectCommand({ Bucket: "concurrent", Key: `k${i}`, Body: "x" }))));
-    expect(clouds.instrumentation.count("gcp.metadata.identity")).toBe(1);
-    expect(clouds.instrumentation.count("aws.sts.AssumeRoleWithWebIdentity")).toBe(1);
-    expect(clouds.instrumentation.count("aws.s3.PutObject")).toBe(1_000);
+    expect(ctx.clouds.instrumentation.count("gcp.metadata.identity")).toBe(1);
+    expect(ctx.clouds.instrumentation.count("aws.sts.AssumeRoleWithWebIdentity")).toBe(1);
+    expect(ctx.clouds.instrumentation.count("aws.s3.PutObject")).toBe(1_000);
   });
 
   it("a provider built per request shares one cache: 50 providers, one exchange", async () => {
     for (let i = 0; i < 50; i++) await fromGcpWorkload({ roleArn: GCP_ROLE, region: "us-east-1" })();
-    expect(clouds.instrumentation.count("aws.sts.AssumeRoleWithWebIdentity")).toBe(1);
+    expect(ctx.clouds.instrumentation.count("aws.sts.AssumeRoleWithWebIdentity")).toBe(1);
   });
 
   it("takes the STS region from the calling client when no region is configured", async () => {

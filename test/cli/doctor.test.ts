@@ -166,6 +166,13 @@ describe("each broken setup is named by the library error and by keyless doctor"
     expect(firstFailure(report)?.error?.code).toBe("ERR_ENDPOINT_NOT_ALLOWED");
   });
 
+  it("without --to, walks every direction the environment configures", async () => {
+    const { code, report } = await doctor(["--from", "gcp"], { AWS_ROLE_ARN: "arn:aws:iam::111122223333:role/keyless-from-gcp", AZURE_CLIENT_ID: base.entra.applications[0]!.clientId, AZURE_TENANT_ID: tenant });
+    expect(code).toBe(0);
+    expect(new Set(report.steps.map((s) => s.direction))).toEqual(new Set(["gcp → aws", "gcp → azure"]));
+    expect(report.steps.every((s) => s.ok)).toBe(true);
+  });
+
   it("nothing configured is a usage error (exit 2)", async () => {
     const { code, stderr } = await doctor([]);
     expect(code).toBe(2);

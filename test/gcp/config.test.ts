@@ -1,53 +1,41 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExternalAccountClient } from "google-auth-library";
 import { AwsWorkloadClient, AzureWorkloadClient, fromCredentialConfig, WorkloadIdentityClient, type KeylessError } from "../../src/gcp/index.js";
-import { clearSharedCaches } from "../../src/core/refresh.js";
-import { startEmulatedClouds, type EmulatedClouds } from "../../src/testing/index.js";
 import { withEnv } from "../env.js";
+import { useEmulatedClouds } from "../clouds.js";
 
-let clouds: EmulatedClouds;
-let restoreEnv: () => void;
+const ctx = useEmulatedClouds({}, (c) => ({ ...c.env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_CONFIG_FILE: "/nonexistent", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent" }));
 let dir: string;
-beforeAll(async () => {
-  clouds = await startEmulatedClouds();
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "keyless-config-"));
-  restoreEnv = withEnv({ ...clouds.env, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_CONFIG_FILE: "/nonexistent", AWS_SHARED_CREDENTIALS_FILE: "/nonexistent" });
-});
-afterAll(async () => {
-  restoreEnv?.();
-  await clouds.close();
-});
-beforeEach(() => {
-  clearSharedCaches();
-  clouds.instrumentation.resetCounts();
 });
 
-const allow = () => ({ allowEndpoints: [clouds.urls.google, clouds.urls.awsMetadata, clouds.urls.azureMetadata] });
+const allow = () => ({ allowEndpoints: [ctx.clouds.urls.google, ctx.clouds.urls.awsMetadata, ctx.clouds.urls.azureMetadata] });
 const TARGET = "keyless-target@keyless-demo.iam.gserviceaccount.com";
 
 describe("fromCredentialConfig: the files gcloud writes", () => {
   it("an AWS config (gcloud create-cred-config --aws) gives an AwsWorkloadClient that impersonates", async () => {
-    const client = fromCredentialConfig(clouds.gcpCredentialConfig("aws"), allow());
+    const client = fromCredentialConfig(ctx.clouds.gcpCredentialConfig("aws"), allow());
     expect(client).toBeInstanceOf(AwsWorkloadClient);
     const { token } = await client.getAccessToken();
-    expect(clouds.googleTokens.get(token)?.principal).toBe(TARGET);
+    expect(ctx.clouds.googleTokens.get(token)?.principal).toBe(TARGET);
   });
 
   it("an Azure url-sourced config gives an AzureWorkloadClient", async () => {
-    const client = fromCredentialConfig(clouds.gcpCredentialConfig("azure"), allow());
+    const client = fromCredentialConfig(ctx.clouds.gcpCredentialConfig("azure"), allow());
     expect(client).toBeInstanceOf(AzureWorkloadClient);
     const { token } = await client.getAccessToken();
-    expect(clouds.googleTokens.get(token)?.principal).toBe(TARGET);
+    expect(ctx.clouds.googleTokens.get(token)?.principal).toBe(TARGET);
   });
 
   it("a file-sourced config (Kubernetes or CI OIDC token) reads the file on each exchange, from GOOGLE_APPLICATION_CREDENTIALS", async () => {
-    const azure = clouds.scenario.azure;
+    const azure = ctx.clouds.scenario.azure;
     const tokenPath = join(dir, "token.jwt");
-    writeFileSync(tokenPath, await clouds.signAs(`https://sts.windows.net/${azure.tenantId}/`, { aud: "api://keyless-gcp", sub: azure.managedIdentity.objectId }));
-    const config = { ...clouds.gcpCredentialConfig("azure"), credential_source: { file: tokenPath } };
+    writeFileSync(tokenPath, await ctx.clouds.signAs(`https://sts.windows.net/${azure.tenantId}/`, { aud: "api://keyless-gcp", sub: azure.managedIdentity.objectId }));
+    const config = { ...ctx.clouds.gcpCredentialConfig("azure"), credential_source: { file: tokenPath } };
     const configPath = join(dir, "config.json");
     writeFileSync(configPath, JSON.stringify(config));
     const restore = withEnv({ GOOGLE_APPLICATION_CREDENTIALS: configPath });
@@ -55,7 +43,7 @@ describe("fromCredentialConfig: the files gcloud writes", () => {
       const client = fromCredentialConfig(undefined, allow());
       expect(client).toBeInstanceOf(WorkloadIdentityClient);
       const { token } = await client.getAccessToken();
-      expect(clouds.googleTokens.get(token)?.principal).toBe(TARGET);
+      expect(ctx.clouds.googleTokens.get(token)?.principal).toBe(TARGET);
     } finally {
       restore();
     }
@@ -73,7 +61,7 @@ describe("fromCredentialConfig: the files gcloud writes", () => {
 
 describe("hostile credential configs are refused before any request", () => {
   const hostile = (mutate: (c: Record<string, unknown>) => void, kind: "aws" | "azure" = "aws") => {
-    const config = structuredClone(clouds.gcpCredentialConfig(kind)) as Record<string, unknown>;
+    const config = structuredClone(ctx.clouds.gcpCredentialConfig(kind)) as Record<string, unknown>;
     // Start from Google's real hosts, as a genuine file has them.
     config["token_url"] = "https://sts.googleapis.com/v1/token";
     config["service_account_impersonation_url"] = `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${TARGET}:generateAccessToken`;
@@ -91,7 +79,7 @@ describe("hostile credential configs are refused before any request", () => {
     }
     expect(error?.code).toBe(code);
     expect(error?.message).toContain(fragment);
-    expect(clouds.instrumentation.count()).toBe(0);
+    expect(ctx.clouds.instrumentation.count()).toBe(0);
   };
 
   it("a genuine-looking file passes validation", () => {
@@ -128,17 +116,17 @@ describe("hostile credential configs are refused before any request", () => {
 
 describe("golden: the emulated Google STS accepts keyless's subject token and google-auth-library's from the same credentials", () => {
   it("both are accepted; only keyless's signs x-goog-cloud-target-resource", async () => {
-    const restore = withEnv(clouds.lambdaEnv());
+    const restore = withEnv(ctx.clouds.lambdaEnv());
     try {
-      const config = clouds.gcpCredentialConfig("aws");
+      const config = ctx.clouds.gcpCredentialConfig("aws");
       const gal = ExternalAccountClient.fromJSON(config as never);
       const galToken = (await gal!.getAccessToken()).token;
-      const galSubject = clouds.awsSubjects.at(-1);
+      const galSubject = ctx.clouds.awsSubjects.at(-1);
       const ours = fromCredentialConfig(config, allow());
       const ourToken = (await ours.getAccessToken()).token;
-      const ourSubject = clouds.awsSubjects.at(-1);
-      expect(clouds.googleTokens.get(galToken!)?.principal).toBe(TARGET);
-      expect(clouds.googleTokens.get(ourToken)?.principal).toBe(TARGET);
+      const ourSubject = ctx.clouds.awsSubjects.at(-1);
+      expect(ctx.clouds.googleTokens.get(galToken!)?.principal).toBe(TARGET);
+      expect(ctx.clouds.googleTokens.get(ourToken)?.principal).toBe(TARGET);
       // Same AWS identity (the Lambda environment credentials) behind both.
       expect(ourSubject?.arn).toBe(galSubject?.arn);
       expect(galSubject?.signedHeaders).not.toContain("x-goog-cloud-target-resource");

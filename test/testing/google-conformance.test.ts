@@ -1,35 +1,25 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ExternalAccountClient } from "google-auth-library";
-import { startEmulatedClouds, type EmulatedClouds } from "../../src/testing/index.js";
-import { withEnv } from "../env.js";
+import { useEmulatedClouds } from "../clouds.js";
 
-let clouds: EmulatedClouds;
-let restoreEnv: () => void;
-beforeAll(async () => {
-  clouds = await startEmulatedClouds();
-  restoreEnv = withEnv({ ...clouds.env, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined });
-});
-afterAll(async () => {
-  restoreEnv?.();
-  await clouds.close();
-});
+const ctx = useEmulatedClouds({}, (c) => ({ ...c.env, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined }));
 
 describe("emulated Google STS and IAM Credentials, driven by google-auth-library", () => {
   it("accepts google-auth-library's AWS subject token (IMDSv2 credentials) and impersonates the bound service account", async () => {
-    const client = ExternalAccountClient.fromJSON(clouds.gcpCredentialConfig("aws") as never);
+    const client = ExternalAccountClient.fromJSON(ctx.clouds.gcpCredentialConfig("aws") as never);
     expect(client).not.toBeNull();
     const { token } = await client!.getAccessToken();
     expect(token).toMatch(/^ya29\.c\.sa-/);
-    expect(clouds.googleTokens.get(token!)?.principal).toBe("keyless-target@keyless-demo.iam.gserviceaccount.com");
-    const subject = clouds.awsSubjects.at(-1);
+    expect(ctx.clouds.googleTokens.get(token!)?.principal).toBe("keyless-target@keyless-demo.iam.gserviceaccount.com");
+    const subject = ctx.clouds.awsSubjects.at(-1);
     expect(subject?.arn).toMatch(/assumed-role\/keyless-workload\//);
     // google-auth-library adds x-goog-cloud-target-resource after signing: it is not integrity-protected.
     expect(subject?.signedHeaders).not.toContain("x-goog-cloud-target-resource");
   });
 
   it("accepts an Azure managed identity token through a url-sourced config", async () => {
-    const client = ExternalAccountClient.fromJSON(clouds.gcpCredentialConfig("azure") as never);
+    const client = ExternalAccountClient.fromJSON(ctx.clouds.gcpCredentialConfig("azure") as never);
     const { token } = await client!.getAccessToken();
-    expect(clouds.googleTokens.get(token!)?.kind).toBe("service-account");
+    expect(ctx.clouds.googleTokens.get(token!)?.kind).toBe("service-account");
   });
 });
