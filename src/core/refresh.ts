@@ -345,6 +345,8 @@ function debugSink(onEvent: ((event: RefreshEvent) => void) | undefined): ((even
 }
 
 const shared = new Map<string, RefreshingCache<unknown>>();
+/** Distinct configurations kept; past this the least recently created is dropped (a bound, not an expected size). */
+const MAX_SHARED = 1_000;
 const functionIds = new WeakMap<object, number>();
 let nextFunctionId = 1;
 
@@ -357,6 +359,8 @@ export function sharedCache<T>(key: string, create: () => RefreshingCache<T>): R
   if (cache === undefined) {
     cache = create();
     shared.set(key, cache as RefreshingCache<unknown>);
+    // Keys made of per-call callbacks would otherwise grow without bound in a long-running service.
+    if (shared.size > MAX_SHARED) shared.delete(shared.keys().next().value as string);
   }
   return cache;
 }

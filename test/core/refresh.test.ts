@@ -271,6 +271,15 @@ describe("RefreshingCache", () => {
     expect(created).toBe(1);
   });
 
+  it("keeps at most 1,000 distinct shared configurations (per-call callbacks cannot grow it without bound)", () => {
+    const first = sharedCache("bound-0", () => new RefreshingCache<string>(() => Promise.resolve({ value: "x", expiresAt: Date.now() + HOUR }), { name: "b" }));
+    for (let i = 1; i <= 1_000; i++) sharedCache(`bound-${i}`, () => new RefreshingCache<string>(() => Promise.resolve({ value: "x", expiresAt: Date.now() + HOUR }), { name: "b" }));
+    let recreated = false;
+    const again = sharedCache("bound-0", () => ((recreated = true), new RefreshingCache<string>(() => Promise.resolve({ value: "x", expiresAt: Date.now() + HOUR }), { name: "b" })));
+    expect(recreated).toBe(true);
+    expect(again).not.toBe(first);
+  });
+
   it("reports events without secrets, and a throwing logger cannot break delivery", async () => {
     const clock = new ManualClock();
     const events: RefreshEvent[] = [];
