@@ -54,8 +54,12 @@ export function describeClaims(claims: JwtClaims): Record<string, unknown> {
  * subject token or assertion is never sent when the other side would reject it as expired.
  */
 export function assertFresh(token: string, now: number, step: string, marginMs = 30_000): void {
-  const expiresAt = jwtExpiresAt(token, step);
-  if (expiresAt !== undefined && expiresAt <= now + marginMs) {
+  const { exp, iat } = decodeJwt(token, step);
+  if (typeof exp !== "number" || !Number.isFinite(exp)) return;
+  const expiresAt = exp * 1000;
+  // Short-lived tokens (a few minutes or less) get a margin of a quarter of their life.
+  const margin = typeof iat === "number" && exp > iat ? Math.min(marginMs, ((exp - iat) * 1000) / 4) : marginMs;
+  if (expiresAt <= now + margin) {
     throw new KeylessError("ERR_TOKEN_EXPIRED", `The token source returned a token that ${expiresAt <= now ? "has expired" : "is about to expire"} (${new Date(expiresAt).toISOString()}).`, {
       step,
       retryable: true,
