@@ -103,9 +103,15 @@ describe("core/http", () => {
     }
   });
 
-  it("trusts an injected CA for https endpoints", async () => {
-    const tls = testCertificate();
+  it("trusts an injected CA for https endpoints, and only then", async () => {
+    // A CA of its own, not the one NODE_EXTRA_CA_CERTS names for the rest of the suite.
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { createTestCertificate } = await import("../../src/testing/tls.js");
+    const tls = createTestCertificate(mkdtempSync(join(tmpdir(), "keyless-ca-")));
     const s = await serve((_req, res) => res.end("secure"), tls);
+    await expect(request({ url: s.url, step: "t" })).rejects.toMatchObject({ code: "ERR_HTTP_CONNECTION" });
     const response = await request({ url: s.url, step: "t", ca: tls.ca });
     expect(response.body.toString()).toBe("secure");
   });
