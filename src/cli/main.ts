@@ -3,7 +3,9 @@
  * @module cli/main
  * The `keyless` command: credentials for tools that are not Node, the demo, and a doctor.
  */
+import { subscribe } from "node:diagnostics_channel";
 import { parseArgs } from "node:util";
+import type { RefreshEvent } from "../core/refresh.js";
 import { isKeylessError } from "../core/errors.js";
 import type { Flags } from "./sources.js";
 
@@ -76,7 +78,16 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** Long waits show progress on stderr: every scheduled retry of every refresh. */
+function showRetries(): void {
+  subscribe("keyless:refresh", (message) => {
+    const e = message as RefreshEvent;
+    if (e.type === "retry-scheduled") log(`keyless: ${e.step ?? e.name} failed (${e.code ?? "error"}); retrying in ${Math.round(e.delayMs ?? 0)} ms`);
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
+  showRetries();
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });

@@ -250,14 +250,14 @@ export class RefreshingCache<T> {
         this.#backgroundFailures++;
         const delayMs = Math.max(retryAfterMs, this.#backoff(this.#backgroundFailures, DEFAULTS.backgroundCapMs));
         this.#nextBackgroundAt = now + delayMs;
-        this.#emit({ type: "retry-scheduled", name: this.name, background, attempt, delayMs });
+        this.#emit({ type: "retry-scheduled", name: this.name, background, attempt, delayMs, step: keyless?.step, code: keyless?.code ?? "ERR_UNKNOWN" });
         throw error;
       }
       const limit = Math.min(maxAttempts, keyless?.maxAttempts ?? maxAttempts);
       const inWindow = keyless?.retryWindowMs !== undefined && now - refreshStarted < keyless.retryWindowMs;
       if (keyless?.retryable === true && (attempt < limit || inWindow) && retryAfterMs <= this.#retry.maxRetryAfterMs) {
         const delayMs = Math.max(retryAfterMs, this.#backoff(attempt, this.#retry.capMs));
-        this.#emit({ type: "retry-scheduled", name: this.name, background, attempt, delayMs });
+        this.#emit({ type: "retry-scheduled", name: this.name, background, attempt, delayMs, step: keyless?.step, code: keyless?.code ?? "ERR_UNKNOWN" });
         await this.#clock.sleep(delayMs);
         continue;
       }

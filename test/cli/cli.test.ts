@@ -31,6 +31,10 @@ beforeEach(() => {
   clouds.instrumentation.resetCounts();
 });
 
+function injectMetadataOutage(): void {
+  clouds.instrumentation.inject("gcp.metadata.identity", { status: 503, body: "", headers: { "metadata-flavor": "Google" } });
+}
+
 function run(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [cli(), ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
@@ -73,6 +77,13 @@ describe("keyless aws credential-process", () => {
     expect(denied.stdout).toBe("");
     expect(denied.stderr).toContain("ERR_STS_ACCESS_DENIED");
     for (const secret of clouds.secrets()) expect(denied.stderr).not.toContain(secret);
+  });
+
+  it("shows retries on stderr while it waits", async () => {
+    injectMetadataOutage();
+    const out = await run(["aws", "credential-process", "--from", "gcp", "--role-arn", "arn:aws:iam::111122223333:role/keyless-from-gcp", "--no-cache"]);
+    expect(out.code).toBe(0);
+    expect(out.stderr).toMatch(/keyless: gcp-metadata failed \(ERR_TOKEN_SOURCE\); retrying in \d+ ms/);
   });
 
   it("usage errors exit 2", async () => {
