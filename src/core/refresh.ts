@@ -98,6 +98,8 @@ export interface GetOptions {
 
 interface Entry<T> {
   value: T;
+  /** Handed to every caller while the entry is fresh: no allocation on the hot path. */
+  promise: Promise<T>;
   expiresAt: number;
   /** After this, callers wait instead of being served. */
   usableUntil: number;
@@ -177,7 +179,7 @@ export class RefreshingCache<T> {
     const entry = this.#entry;
     if (entry !== undefined && now < entry.usableUntil && options?.forceRefresh !== true) {
       if (now >= entry.refreshAt && this.#pending === undefined && now >= this.#nextBackgroundAt) this.#startBackground();
-      return Promise.resolve(entry.value);
+      return entry.promise;
     }
     return this.#wait(options?.signal, options?.forceRefresh === true);
   }
@@ -293,7 +295,7 @@ export class RefreshingCache<T> {
       refreshAt = Math.min(latest, now + span * (1 + this.#jitter * (2 * this.#random() - 1)));
     }
     this.#onCommit?.(fetched.value, { expiresAt, refreshAt });
-    const entry: Entry<T> = { value: fetched.value, expiresAt, usableUntil, refreshAt };
+    const entry: Entry<T> = { value: fetched.value, promise: Promise.resolve(fetched.value), expiresAt, usableUntil, refreshAt };
     this.#entry = entry;
     this.#everFetched = true;
     this.#failure = undefined;
