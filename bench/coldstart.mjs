@@ -27,11 +27,11 @@ function ownFiles(file, seen = new Set()) {
   if (seen.has(file)) return seen;
   seen.add(file);
   const text = readFileSync(join(root, "dist", file), "utf8");
-  for (const m of text.matchAll(/require\("\.\/([^"]+)"\)/g)) ownFiles(m[1], seen);
+  for (const m of text.matchAll(/require\(["']\.\/([^"']+)["']\)/g)) ownFiles(m[1], seen);
   return seen;
 }
 
-export function coldStart(runs = 21) {
+export function coldStart(runs = 41) {
   const results = [];
   for (const e of ENTRIES) {
     const vendorOnly = `require(${JSON.stringify(e.vendor)})`;

@@ -103,7 +103,7 @@ if (want("directions")) {
 if (want("coldstart")) {
   const cs = coldStart();
   out();
-  out("## Cold start (fresh `node` process, CommonJS, median of 21 interleaved runs)");
+  out("## Cold start (fresh `node` process, CommonJS, median of 41 interleaved runs)");
   out();
   out("| entry | vendor SDK alone | vendor SDK + entry | added | other clouds' SDKs loaded | node_modules loaded by the entry alone | entry's own code |");
   out("|---|---|---|---|---|---|---|");
