@@ -3,6 +3,7 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { createTestCertificate, type TestCertificate } from "../src/testing/tls.js";
 
 export function testCertificate(): TestCertificate {
@@ -48,4 +49,14 @@ export function distPath(file: string): string {
   const path = join(process.cwd(), "dist", file);
   if (!existsSync(path)) throw new Error(`${path} is missing: run \`npm run build\` first (npm test does).`);
   return path;
+}
+
+/** Runs the built `keyless` command as a subprocess (asynchronously: the emulators answer from this process). */
+export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [distPath("cli.js"), ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
 }

@@ -7,16 +7,16 @@ import type { AwsCredentialIdentityProvider } from "@smithy/types";
 import type { STSClient } from "@aws-sdk/client-sts";
 import { agentsFor, type TransportOptions } from "../core/http.js";
 import { regionalEndpoint } from "./aws-endpoints.js";
+import { cacheKey } from "../core/refresh.js";
 
 export const DEFAULT_STS_TIMEOUT_MS = 10_000;
 
 const clients = new Map<string, Promise<STSClient>>();
 
-/** A shared client per region, endpoint and timeouts (a fresh one when an agent, CA or credentials are given). */
+/** One client per region, endpoint, transport settings and credentials (agents, CAs and providers by reference), reused across refreshes. */
 export function stsClient(region: string, endpoint: URL | undefined, transport: TransportOptions, credentials?: AwsCredentialIdentityProvider): Promise<STSClient> {
-  const shareable = transport.agent === undefined && transport.ca === undefined && credentials === undefined;
-  const key = `${region}|${endpoint?.href ?? ""}|${transport.connectTimeoutMs ?? ""}|${transport.timeoutMs ?? ""}`;
-  let client = shareable ? clients.get(key) : undefined;
+  const key = cacheKey("sts-client", { region, endpoint: endpoint?.href, ...transport, credentials });
+  let client = clients.get(key);
   if (client === undefined) {
     client = (async () => {
       const [{ STSClient }, { NodeHttpHandler }] = await Promise.all([import("@aws-sdk/client-sts"), import("@smithy/node-http-handler")]);
@@ -29,10 +29,8 @@ export function stsClient(region: string, endpoint: URL | undefined, transport: 
         requestHandler: new NodeHttpHandler({ ...agents, connectionTimeout: transport.connectTimeoutMs ?? 3_000, requestTimeout: transport.timeoutMs ?? DEFAULT_STS_TIMEOUT_MS }),
       });
     })();
-    if (shareable) {
-      clients.set(key, client);
-      client.catch(() => clients.delete(key));
-    }
+    clients.set(key, client);
+    client.catch(() => clients.delete(key));
   }
   return client;
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -7,42 +7,21 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { fromProcess, fromTokenFile } from "@aws-sdk/credential-providers";
 import { ExternalAccountClient } from "google-auth-library";
 import { fromWebIdentity } from "../../src/aws/index.js";
-import { clearSharedCaches } from "../../src/core/refresh.js";
-import { startEmulatedClouds, type EmulatedClouds } from "../../src/testing/index.js";
-import { distPath, testCertificate } from "../helpers.js";
+import { defaultScenario } from "../../src/testing/index.js";
+import { useEmulatedClouds } from "../clouds.js";
+import { distPath, runCli, testCertificate } from "../helpers.js";
 import { withEnv } from "../env.js";
 
-let clouds: EmulatedClouds;
-let restoreEnv: () => void;
-let dir: string;
-const cli = () => distPath("cli.js");
-beforeAll(async () => {
-  // Azure tokens that live 6 s, so the token file rotates within the test.
-  clouds = await startEmulatedClouds({ tls: testCertificate(), scenario: { azure: { ...(await import("../../src/testing/index.js")).defaultScenario().azure, tokenLifetimeSeconds: 6 } } });
-  dir = mkdtempSync(join(tmpdir(), "keyless-cli-"));
-  restoreEnv = withEnv({ ...clouds.env, KEYLESS_CACHE_DIR: join(dir, "cache"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "none"), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined });
-});
-afterAll(async () => {
-  restoreEnv?.();
-  await clouds.close();
-});
-beforeEach(() => {
-  clearSharedCaches();
-  clouds.instrumentation.resetCounts();
-});
+// Azure tokens that live 6 s, so the token file rotates within the test.
+const dir = mkdtempSync(join(tmpdir(), "keyless-cli-"));
+const ctx = useEmulatedClouds({ tls: testCertificate(), scenario: { azure: { ...defaultScenario().azure, tokenLifetimeSeconds: 6 } } }, (c) => ({ ...c.env, KEYLESS_CACHE_DIR: join(dir, "cache"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "none"), AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined }));
 
 function injectMetadataOutage(): void {
-  clouds.instrumentation.inject("gcp.metadata.identity", { status: 503, body: "", headers: { "metadata-flavor": "Google" } });
+  ctx.clouds.instrumentation.inject("gcp.metadata.identity", { status: 503, body: "", headers: { "metadata-flavor": "Google" } });
 }
 
-function run(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [cli(), ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
-}
+const run = runCli;
+const cli = () => distPath("cli.js");
 
 describe("keyless aws credential-process", () => {
   it("is consumed by fromProcess and used by S3Client; a warm invocation makes no network call", async () => {
@@ -50,16 +29,16 @@ describe("keyless aws credential-process", () => {
     writeFileSync(config, `[profile keyless]\ncredential_process = "${process.execPath}" "${cli()}" aws credential-process --from gcp --role-arn arn:aws:iam::111122223333:role/keyless-from-gcp --region us-east-1\n`);
     const restore = withEnv({ AWS_CONFIG_FILE: config });
     try {
-      const s3 = new S3Client({ region: "us-east-1", endpoint: clouds.urls.s3, forcePathStyle: true, credentials: fromProcess({ profile: "keyless" }) });
+      const s3 = new S3Client({ region: "us-east-1", endpoint: ctx.clouds.urls.s3, forcePathStyle: true, credentials: fromProcess({ profile: "keyless" }) });
       await s3.send(new CreateBucketCommand({ Bucket: "via-credential-process" }));
       await s3.send(new PutObjectCommand({ Bucket: "via-credential-process", Key: "k", Body: "v" }));
       expect(await (await s3.send(new GetObjectCommand({ Bucket: "via-credential-process", Key: "k" }))).Body?.transformToString()).toBe("v");
-      expect(clouds.instrumentation.count("aws.sts.AssumeRoleWithWebIdentity")).toBe(1);
+      expect(ctx.clouds.instrumentation.count("aws.sts.AssumeRoleWithWebIdentity")).toBe(1);
       // A second process (as every `aws` command is) reuses the cached credentials.
       const again = await fromProcess({ profile: "keyless" })();
       expect(again.accessKeyId).toMatch(/^ASIA/);
-      expect(clouds.instrumentation.count("aws.sts.AssumeRoleWithWebIdentity")).toBe(1);
-      expect(clouds.instrumentation.count("gcp.metadata.identity")).toBe(1);
+      expect(ctx.clouds.instrumentation.count("aws.sts.AssumeRoleWithWebIdentity")).toBe(1);
+      expect(ctx.clouds.instrumentation.count("gcp.metadata.identity")).toBe(1);
       const files = readdirSync(join(dir, "cache"));
       expect(files).toHaveLength(1);
       expect(statSync(join(dir, "cache", files[0]!)).mode & 0o777).toBe(0o600);
@@ -76,7 +55,7 @@ describe("keyless aws credential-process", () => {
     expect(denied.code).toBe(1);
     expect(denied.stdout).toBe("");
     expect(denied.stderr).toContain("ERR_STS_ACCESS_DENIED");
-    for (const secret of clouds.secrets()) expect(denied.stderr).not.toContain(secret);
+    for (const secret of ctx.clouds.secrets()) expect(denied.stderr).not.toContain(secret);
   });
 
   it("shows retries on stderr while it waits", async () => {
@@ -98,14 +77,14 @@ describe("keyless aws credential-process", () => {
 
 describe("keyless gcp executable", () => {
   it("is consumed by google-auth-library's PluggableAuthClient (executable-sourced config)", async () => {
-    const restore = withEnv({ GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES: "1", ...clouds.appServiceEnv });
+    const restore = withEnv({ GOOGLE_EXTERNAL_ACCOUNT_ALLOW_EXECUTABLES: "1", ...ctx.clouds.appServiceEnv });
     try {
-      const base = clouds.gcpCredentialConfig("azure");
+      const base = ctx.clouds.gcpCredentialConfig("azure");
       const config = { ...base, credential_source: { executable: { command: `${process.execPath} ${cli()} gcp executable --from azure --resource api://keyless-gcp`, timeout_millis: 30_000 } } };
       const client = ExternalAccountClient.fromJSON(config as never);
       const { token } = await client!.getAccessToken();
-      expect(clouds.googleTokens.get(token!)?.principal).toBe("keyless-target@keyless-demo.iam.gserviceaccount.com");
-      expect(clouds.instrumentation.count("azure.appservice.token")).toBe(1);
+      expect(ctx.clouds.googleTokens.get(token!)?.principal).toBe("keyless-target@keyless-demo.iam.gserviceaccount.com");
+      expect(ctx.clouds.instrumentation.count("azure.appservice.token")).toBe(1);
     } finally {
       restore();
     }
@@ -146,6 +125,6 @@ describe("keyless token-file", () => {
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     expect(code).toBe(0);
     expect(stderr).toContain("stopped");
-    for (const secret of clouds.secrets()) expect(stderr).not.toContain(secret);
+    for (const secret of ctx.clouds.secrets()) expect(stderr).not.toContain(secret);
   }, 30_000);
 });

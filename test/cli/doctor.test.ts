@@ -1,15 +1,14 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromGcpWorkload as awsFromGcp, fromAzureWorkload as awsFromAzure } from "../../src/aws/index.js";
 import { AwsWorkloadClient, fromCredentialConfig } from "../../src/gcp/index.js";
 import { fromGcpWorkload as azureFromGcp } from "../../src/azure/index.js";
-import { clearSharedCaches } from "../../src/core/refresh.js";
-import { defaultScenario, startEmulatedClouds, type EmulatedClouds } from "../../src/testing/index.js";
+import { defaultScenario } from "../../src/testing/index.js";
+import { useEmulatedClouds } from "../clouds.js";
 import type { DoctorReport } from "../../src/cli/doctor.js";
-import { distPath, testCertificate } from "../helpers.js";
+import { runCli, testCertificate } from "../helpers.js";
 import { withEnv } from "../env.js";
 
 // One broken setup per failure mode of docs/troubleshooting.md; each must be named by the library error and by `keyless doctor`.
@@ -21,11 +20,8 @@ const tenant = base.azure.tenantId;
 const azureProvider = `sts.windows.net/${tenant}/`;
 const BROKEN_APP = "11111111-2222-4333-8444-555555555555";
 
-let clouds: EmulatedClouds;
-let restoreEnv: () => void;
-let dir: string;
-beforeAll(async () => {
-  clouds = await startEmulatedClouds({
+const dir = mkdtempSync(join(tmpdir(), "keyless-doctor-"));
+const ctx = useEmulatedClouds({
     tls: testCertificate(),
     scenario: {
       aws: {
@@ -40,26 +36,11 @@ beforeAll(async () => {
       google: { ...base.google, serviceAccounts: [...base.google.serviceAccounts, { email: UNBOUND, uniqueId: "2", workloadIdentityUsers: [] }] },
       entra: { applications: [...base.entra.applications, { clientId: BROKEN_APP, objectId: "o", federatedCredentials: [{ issuer: "https://accounts.google.com", subject: "000000000000000000000", audiences: ["api://AzureADTokenExchange"] }] }] },
     },
-  });
-  dir = mkdtempSync(join(tmpdir(), "keyless-doctor-"));
-  restoreEnv = withEnv({ ...clouds.env, AWS_CONFIG_FILE: join(dir, "none"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "none"), AWS_ROLE_ARN: undefined, GOOGLE_APPLICATION_CREDENTIALS: undefined, AZURE_CLIENT_ID: undefined });
-});
-afterAll(async () => {
-  restoreEnv?.();
-  await clouds.close();
-});
-beforeEach(() => {
-  clearSharedCaches();
-  clouds.instrumentation.clearFaults();
-});
+  }, (c) => ({ ...c.env, AWS_CONFIG_FILE: join(dir, "none"), AWS_SHARED_CREDENTIALS_FILE: join(dir, "none"), AWS_ROLE_ARN: undefined, GOOGLE_APPLICATION_CREDENTIALS: undefined, AZURE_CLIENT_ID: undefined }));
 
-function doctor(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; report: DoctorReport; stderr: string; stdout: string }> {
-  const child = spawn(process.execPath, [distPath("cli.js"), "doctor", "--json", ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, report: stdout ? (JSON.parse(stdout) as DoctorReport) : ({} as DoctorReport), stderr, stdout })));
+async function doctor(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number | null; report: DoctorReport; stderr: string; stdout: string }> {
+  const r = await runCli(["doctor", "--json", ...args], env);
+  return { ...r, report: r.stdout ? (JSON.parse(r.stdout) as DoctorReport) : ({} as DoctorReport) };
 }
 const firstFailure = (r: DoctorReport) => r.steps.find((s) => !s.ok);
 const fast = { retry: { baseMs: 1, capMs: 5 }, cooldownMs: 0, shareCache: false } as const;
@@ -93,9 +74,9 @@ describe("each broken setup is named by the library error and by keyless doctor"
   });
 
   it("missing principal binding (roles/iam.workloadIdentityUser)", async () => {
-    const restore = withEnv(clouds.lambdaEnv());
+    const restore = withEnv(ctx.clouds.lambdaEnv());
     try {
-      const urls = { tokenUrl: `${clouds.urls.google}/v1/token`, serviceAccountImpersonationUrl: `${clouds.urls.google}/v1/projects/-/serviceAccounts/${UNBOUND}:generateAccessToken` };
+      const urls = { tokenUrl: `${ctx.clouds.urls.google}/v1/token`, serviceAccountImpersonationUrl: `${ctx.clouds.urls.google}/v1/projects/-/serviceAccounts/${UNBOUND}:generateAccessToken` };
       const lib = await failure(new AwsWorkloadClient({ audience: base.google.pools[0]!.audience, ...urls, ...fast }).getAccessToken());
       expect(lib.code).toBe("ERR_IMPERSONATION_DENIED");
       const { code, report } = await doctor(["--to", "gcp", "--from", "aws", "--audience", base.google.pools[0]!.audience, "--token-url", urls.tokenUrl, "--impersonation-url", urls.serviceAccountImpersonationUrl]);
@@ -118,23 +99,23 @@ describe("each broken setup is named by the library error and by keyless doctor"
 
   it("assertion expired (or clock skew): AADSTS700024", async () => {
     const body = JSON.stringify({ error: "invalid_client", error_description: "AADSTS700024: Client assertion is not within its valid time range.", error_codes: [700024] });
-    clouds.instrumentation.inject("azure.entra.token", { status: 400, body, times: 2 });
+    ctx.clouds.instrumentation.inject("azure.entra.token", { status: 400, body, times: 2 });
     const lib = await failure(azureFromGcp({ tenantId: tenant, clientId: base.entra.applications[0]!.clientId, ...fast }).getToken("https://storage.azure.com/.default"));
     expect(lib.upstreamCode).toBe("AADSTS700024");
     expect(lib.hint).toContain("clock");
-    clouds.instrumentation.inject("azure.entra.token", { status: 400, body, times: 1 });
+    ctx.clouds.instrumentation.inject("azure.entra.token", { status: 400, body, times: 1 });
     const { code, report } = await doctor(["--to", "azure", "--from", "gcp", "--tenant-id", tenant, "--client-id", base.entra.applications[0]!.clientId]);
     expect(code).toBe(1);
     expect(firstFailure(report)?.error?.hint).toContain("clock");
   });
 
   it("no region found", async () => {
-    const env = { ...clouds.lambdaEnv(), AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_EC2_METADATA_SERVICE_ENDPOINT: "http://127.0.0.1:9" };
+    const env = { ...ctx.clouds.lambdaEnv(), AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_EC2_METADATA_SERVICE_ENDPOINT: "http://127.0.0.1:9" };
     const restore = withEnv(env);
     try {
-      const lib = await failure(new AwsWorkloadClient({ audience: base.google.pools[0]!.audience, tokenUrl: `${clouds.urls.google}/v1/token`, ...fast, connectTimeoutMs: 200 }).getAccessToken());
+      const lib = await failure(new AwsWorkloadClient({ audience: base.google.pools[0]!.audience, tokenUrl: `${ctx.clouds.urls.google}/v1/token`, ...fast, connectTimeoutMs: 200 }).getAccessToken());
       expect(lib.code).toBe("ERR_NO_REGION");
-      const { code, report } = await doctor(["--to", "gcp", "--from", "aws", "--audience", base.google.pools[0]!.audience, "--token-url", `${clouds.urls.google}/v1/token`], env);
+      const { code, report } = await doctor(["--to", "gcp", "--from", "aws", "--audience", base.google.pools[0]!.audience, "--token-url", `${ctx.clouds.urls.google}/v1/token`], env);
       expect(code).toBe(1);
       expect(firstFailure(report)?.error?.code).toBe("ERR_NO_REGION");
       expect(firstFailure(report)?.error?.hint).toContain("AWS_REGION");
@@ -144,21 +125,21 @@ describe("each broken setup is named by the library error and by keyless doctor"
   });
 
   it("IMDSv2 hop limit (the session-token PUT never answers from a container)", async () => {
-    clouds.instrumentation.inject("aws.imds.token", { hang: true, times: Infinity });
+    ctx.clouds.instrumentation.inject("aws.imds.token", { hang: true, times: Infinity });
     const restore = withEnv({ AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_REGION: "us-east-1" });
     try {
-      const lib = await failure(new AwsWorkloadClient({ audience: base.google.pools[0]!.audience, tokenUrl: `${clouds.urls.google}/v1/token`, ...fast, timeoutMs: 1_000 }).getAccessToken());
+      const lib = await failure(new AwsWorkloadClient({ audience: base.google.pools[0]!.audience, tokenUrl: `${ctx.clouds.urls.google}/v1/token`, ...fast, timeoutMs: 1_000 }).getAccessToken());
       expect(lib.code).toBe("ERR_AWS_CREDENTIALS");
       expect(lib.hint).toContain("hop limit");
     } finally {
       restore();
-      clouds.instrumentation.clearFaults();
+      ctx.clouds.instrumentation.clearFaults();
     }
   }, 30_000);
 
   it("untrusted endpoint in a config file", async () => {
     const path = join(dir, "hostile.json");
-    writeFileSync(path, JSON.stringify({ ...clouds.gcpCredentialConfig("aws"), token_url: "https://collector.attacker.example/v1/token" }));
+    writeFileSync(path, JSON.stringify({ ...ctx.clouds.gcpCredentialConfig("aws"), token_url: "https://collector.attacker.example/v1/token" }));
     expect(() => fromCredentialConfig(path)).toThrow(expect.objectContaining({ code: "ERR_ENDPOINT_NOT_ALLOWED" }));
     const { code, report } = await doctor(["--to", "gcp", "--from", "aws", "--config", path]);
     expect(code).toBe(1);
